@@ -1,0 +1,42 @@
+/**
+ * Builds each binary into one self-contained ESM bundle, packages/<name>/dist/<name>.mjs,
+ * that runs with `node` and no node_modules (the Dockerfiles copy only that file).
+ * Usage: node scripts/bundle.ts [name...]
+ */
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+export const BINARIES = ['webhook', 'init', 'sidecar'] as const;
+
+// CommonJS dependencies (express, pino, axios) call require() on Node built-ins; an ESM
+// bundle has no require, so give it one.
+const banner = "import { createRequire as __vcCreateRequire } from 'node:module'; const require = __vcCreateRequire(import.meta.url);";
+
+async function bundle(name: string): Promise<void> {
+  const entry = path.join(root, 'packages', name, 'src', 'main.ts');
+  if (!existsSync(entry)) throw new Error(`bundle: ${entry} does not exist`);
+  const outfile = path.join(root, 'packages', name, 'dist', `${name}.mjs`);
+  const started = performance.now();
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    minify: true,
+    sourcemap: false,
+    legalComments: 'linked',
+    banner: { js: banner },
+    logLevel: 'warning',
+  });
+  console.log(`bundle: ${path.relative(root, outfile)} in ${Math.round(performance.now() - started)} ms`);
+}
+
+if (import.meta.main) {
+  const requested = process.argv.slice(2);
+  const names = requested.length > 0 ? requested : BINARIES.filter((n) => existsSync(path.join(root, 'packages', n, 'src', 'main.ts')));
+  for (const name of names) await bundle(name);
+}

@@ -1,0 +1,38 @@
+/**
+ * Each Dockerfile copies one file, packages/<name>/dist/<name>.mjs, onto a bare Node image.
+ * Prove that file runs alone: copy it into an empty directory (no node_modules above it)
+ * and start it with an empty environment. It must load every module it bundles and stop
+ * on its configuration, naming a variable — not on a missing module.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const BINARIES = ['webhook', 'init', 'sidecar'] as const;
+
+before(() => {
+  execFileSync(process.execPath, [path.join(root, 'scripts/bundle.ts'), ...BINARIES], { cwd: root, stdio: 'inherit' });
+});
+
+for (const name of BINARIES) {
+  test(`${name}.mjs runs from an empty directory with no node_modules`, () => {
+    const bundle = path.join(root, 'packages', name, 'dist', `${name}.mjs`);
+    const dir = mkdtempSync(path.join(tmpdir(), `vc-bundle-${name}-`));
+    try {
+      const copy = path.join(dir, `${name}.mjs`);
+      copyFileSync(bundle, copy);
+      const run = spawnSync(process.execPath, [copy], { cwd: dir, env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8', timeout: 20_000 });
+      const output = `${run.stdout}\n${run.stderr}`;
+      assert.doesNotMatch(output, /ERR_MODULE_NOT_FOUND|Cannot find (module|package)|Dynamic require/, `the bundle reached outside itself:\n${output}`);
+      assert.notEqual(run.status, 0, 'an empty environment must stop the process');
+      assert.match(output, /VAULT_COURIER_[A-Z_]+/, `the error should name the missing variable:\n${output}`);
+      console.log(`${name}.mjs: ${Math.round(statSync(bundle).size / 1024)} KiB`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
