@@ -21,8 +21,11 @@ export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
 build() {
   local component=$1 version=$2 wrapper=$3 ldflags=$4; shift 4
   local dest="$cache/$component-$version"
-  local missing=0 pair
+  # A change to the wrapper module (a replace, a godebug line) must rebuild, not reuse.
+  local stamp missing=0 pair
+  stamp=$(cat "$here/real-parts/$wrapper/go.mod" "$here/real-parts/$wrapper/go.sum" | sha256sum | cut -c1-16)
   for pair in "$@"; do [ -x "$dest/${pair%%:*}" ] || missing=1; done
+  [ "$(cat "$dest/.wrapper-stamp" 2>/dev/null)" = "$stamp" ] || missing=1
   if [ $missing = 0 ]; then echo "build-real-parts: $component $version cached in $dest"; return; fi
   echo "build-real-parts: building $component $version (cold build; minutes) ..."
   local start=$SECONDS tmp="$dest.partial"
@@ -31,6 +34,7 @@ build() {
     (cd "$here/real-parts/$wrapper" && go build -trimpath -ldflags "$ldflags" -o "$tmp/${pair%%:*}" "${pair#*:}") \
       || die "building $component ${pair%%:*} failed; retry with: bash scripts/build-real-parts.sh"
   done
+  echo "$stamp" > "$tmp/.wrapper-stamp"
   rm -rf "$dest" && mv "$tmp" "$dest"
   echo "build-real-parts: built $component $version in $((SECONDS - start)) s"
 }

@@ -4,6 +4,10 @@ module vault-courier.local/real-parts/vault
 
 go 1.26
 
+// Vault 1.14 links a Snowflake driver that parses a bundled CA certificate with a negative
+// serial number at start-up; Go >= 1.23 rejects those by default and the binary panics.
+godebug x509negativeserial=1
+
 require github.com/hashicorp/vault v1.14.2
 
 require (
