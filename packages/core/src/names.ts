@@ -64,4 +64,6 @@ export const INJECTED_ENV = {
   rotate: 'VAULT_COURIER_ROTATE',
   /** The pod's terminationGracePeriodSeconds. */
   gracePeriodSeconds: 'VAULT_COURIER_GRACE_PERIOD_SECONDS',
+  /** Optional, default 120: how long the init container retries an unreachable, sealed or failing Vault. */
+  initDeadlineSeconds: 'VAULT_COURIER_INIT_DEADLINE_SECONDS',
 } as const;

@@ -1,0 +1,235 @@
+/**
+ * The pod annotations users write (prefix `vault-courier.io/`), and their parser. Parsing
+ * returns every problem at once, each naming the annotation and the fix: a user with three
+ * typos fixes them in one round trip, not three.
+ */
+import { ANNOTATION_PREFIX, DEFAULT_MOUNT_PATH, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME, STATE_MOUNT_PATH, STATUS_INJECTED, TOKEN_MOUNT_PATH } from './names.ts';
+import type { SecretFormat, SecretSpec } from './spec.ts';
+import { closest } from './did-you-mean.ts';
+
+/** Every annotation key of the public contract. */
+export const ANNOTATIONS = {
+  /** `secret-<name>: <vault path>`: deliver this secret as file `<mount-path>/<name>`. */
+  secretPrefix: `${ANNOTATION_PREFIX}secret-`,
+  /** `format-<name>: json | env | key:<field>`: how secret `<name>` is written (default json). */
+  formatPrefix: `${ANNOTATION_PREFIX}format-`,
+  /** Vault role to log in with (default: the webhook's VAULT_COURIER_DEFAULT_ROLE). */
+  role: `${ANNOTATION_PREFIX}role`,
+  /** Absolute directory the secret files appear in (default /vault/secrets). */
+  mountPath: `${ANNOTATION_PREFIX}mount-path`,
+  /** Comma list of the pod's containers (init or regular) that get the mount (default all). */
+  containers: `${ANNOTATION_PREFIX}containers`,
+  /** `"false"`: per-pod opt-out inside an opted-in namespace. */
+  inject: `${ANNOTATION_PREFIX}inject`,
+  /** `"false"`: deliver, but never evict the pod to rotate. */
+  rotate: `${ANNOTATION_PREFIX}rotate`,
+  /** Written by the webhook (`injected`): the pod is never injected twice. */
+  status: `${ANNOTATION_PREFIX}status`,
+} as const;
+
+const FIXED_KEYS: readonly string[] = [ANNOTATIONS.role, ANNOTATIONS.mountPath, ANNOTATIONS.containers, ANNOTATIONS.inject, ANNOTATIONS.rotate, ANNOTATIONS.status];
+
+/** What a pod asked for, once its annotations are valid. */
+export interface InjectionSpec {
+  readonly secrets: readonly SecretSpec[];
+  /** The pod's `vault-courier.io/role`, else the webhook's default role. */
+  readonly role: string;
+  readonly mountPath: string;
+  /** The containers that get the secrets mount; undefined means all of them. */
+  readonly containers: readonly string[] | undefined;
+  readonly rotate: boolean;
+}
+
+export interface AnnotationError {
+  /** The full annotation key at fault. */
+  readonly annotation: string;
+  /** What is wrong and how to fix it; never contains an annotation's secret value. */
+  readonly message: string;
+}
+
+export type ParseResult = { readonly ok: true; readonly spec: InjectionSpec } | { readonly ok: false; readonly errors: readonly AnnotationError[] };
+
+export interface ParseContext {
+  /** Names of the pod's init and regular containers, for `vault-courier.io/containers`. */
+  readonly containerNames: readonly string[];
+  /** The webhook's VAULT_COURIER_DEFAULT_ROLE, if set. */
+  readonly defaultRole?: string | undefined;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const ROLE = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
+const BOOLEAN_VALUES = ['true', 'false'] as const;
+
+export function isDnsLabel(value: string): boolean {
+  return value.length <= 63 && DNS_LABEL.test(value);
+}
+
+/** True if the pod carries at least one `vault-courier.io/` annotation. */
+export function hasCourierAnnotations(annotations: Readonly<Record<string, string>> | undefined): boolean {
+  return Object.keys(annotations ?? {}).some((key) => key.startsWith(ANNOTATION_PREFIX));
+}
+
+/** Parses `json`, `env` or `key:<field>`; undefined if the value is none of them. */
+export function parseFormat(value: string): SecretFormat | undefined {
+  if (value === 'json' || value === 'env') return { kind: value };
+  if (value.startsWith('key:') && value.length > 'key:'.length) return { kind: 'key', field: value.slice('key:'.length) };
+  return undefined;
+}
+
+function checkVaultPath(key: string, path: string): string | undefined {
+  if (path.trim() === '') return `${key} is empty; set it to the Vault path to read, e.g. "secret/data/app" or "database/creds/app"`;
+  if (/\s/.test(path)) return `${key} contains whitespace; a Vault path has none (e.g. "secret/data/app")`;
+  if (path.startsWith('/') || path.endsWith('/')) return `${key} must not start or end with "/"; write it as "secret/data/app"`;
+  if (path.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) return `${key} has an empty, "." or ".." segment; write the plain Vault path, e.g. "secret/data/app"`;
+  return undefined;
+}
+
+function checkMountPath(path: string): string | undefined {
+  const key = ANNOTATIONS.mountPath;
+  if (!path.startsWith('/')) return `${key} must be an absolute path (starting with "/"), e.g. "${DEFAULT_MOUNT_PATH}"; got "${path}"`;
+  if (path === '/' || path.endsWith('/')) return `${key} must name a directory below "/" without a trailing "/", e.g. "${DEFAULT_MOUNT_PATH}"`;
+  if (path.split('/').slice(1).some((segment) => segment === '' || segment === '.' || segment === '..')) return `${key} must be a normalized path (no "//", "." or ".." segments), e.g. "${DEFAULT_MOUNT_PATH}"`;
+  const reserved = [STATE_MOUNT_PATH, TOKEN_MOUNT_PATH].find((r) => path === r || r.startsWith(`${path}/`) || path.startsWith(`${r}/`));
+  if (reserved !== undefined) return `${key} "${path}" overlaps ${reserved}, which vault-courier uses itself; choose another directory, e.g. "${DEFAULT_MOUNT_PATH}"`;
+  return undefined;
+}
+
+function checkBoolean(key: string, value: string): string | undefined {
+  return (BOOLEAN_VALUES as readonly string[]).includes(value) ? undefined : `${key} must be "true" or "false"; got "${value}"`;
+}
+
+function parseContainers(value: string, context: ParseContext): { containers?: string[]; error?: string } {
+  const key = ANNOTATIONS.containers;
+  const names = value.split(',').map((n) => n.trim());
+  if (names.some((n) => n === '')) return { error: `${key} must be a comma-separated list of container names without empty entries; got "${value}"` };
+  const injected: readonly string[] = [INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME];
+  const unknown = names.filter((n) => !context.containerNames.includes(n) || injected.includes(n));
+  if (unknown.length > 0) {
+    const hints = unknown.map((n) => {
+      const near = closest(n, context.containerNames);
+      return near === undefined ? `"${n}"` : `"${n}" (did you mean "${near}"?)`;
+    });
+    return { error: `${key} names no container of this pod: ${hints.join(', ')}; the pod's containers are: ${context.containerNames.join(', ') || '(none)'}` };
+  }
+  return { containers: [...new Set(names)] };
+}
+
+/** The valid key nearest to an unknown one; `secret-`/`format-` keys keep the user's suffix. */
+function suggestKey(key: string, secretNames: readonly string[]): string {
+  const rest = key.slice(ANNOTATION_PREFIX.length);
+  const dash = rest.indexOf('-');
+  const suffix = dash === -1 ? undefined : rest.slice(dash + 1);
+  const candidates = [
+    ...FIXED_KEYS,
+    ...secretNames.flatMap((n) => [`${ANNOTATIONS.secretPrefix}${n}`, `${ANNOTATIONS.formatPrefix}${n}`]),
+    ...(suffix ? [`${ANNOTATIONS.secretPrefix}${suffix}`, `${ANNOTATIONS.formatPrefix}${suffix}`] : []),
+  ];
+  return closest(key, candidates) ?? ANNOTATIONS.role;
+}
+
+interface Collected {
+  readonly secrets: Map<string, string>;
+  readonly formats: Map<string, string>;
+  readonly others: Map<string, string>;
+  readonly unknown: string[];
+}
+
+function collect(annotations: Readonly<Record<string, string>>): Collected {
+  const collected: Collected = { secrets: new Map(), formats: new Map(), others: new Map(), unknown: [] };
+  for (const [key, value] of Object.entries(annotations)) {
+    if (!key.startsWith(ANNOTATION_PREFIX)) continue;
+    if (key.startsWith(ANNOTATIONS.secretPrefix)) collected.secrets.set(key.slice(ANNOTATIONS.secretPrefix.length), value);
+    else if (key.startsWith(ANNOTATIONS.formatPrefix)) collected.formats.set(key.slice(ANNOTATIONS.formatPrefix.length), value);
+    else if (FIXED_KEYS.includes(key)) collected.others.set(key, value);
+    else collected.unknown.push(key);
+  }
+  return collected;
+}
+
+function parseSecrets(collected: Collected, errors: AnnotationError[]): SecretSpec[] {
+  const secrets: SecretSpec[] = [];
+  for (const [name, path] of collected.secrets) {
+    const key = `${ANNOTATIONS.secretPrefix}${name}`;
+    if (!isDnsLabel(name)) {
+      const fixed = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+      const hint = isDnsLabel(fixed) ? `, e.g. ${ANNOTATIONS.secretPrefix}${fixed}` : '';
+      errors.push({ annotation: key, message: `${key}: "${name}" is not a valid file name: use a DNS label (lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters)${hint}` });
+      continue;
+    }
+    const pathError = checkVaultPath(key, path);
+    if (pathError !== undefined) errors.push({ annotation: key, message: pathError });
+    const formatValue = collected.formats.get(name) ?? 'json';
+    const format = parseFormat(formatValue);
+    if (format === undefined) {
+      const fkey = `${ANNOTATIONS.formatPrefix}${name}`;
+      errors.push({ annotation: fkey, message: `${fkey} must be "json", "env" or "key:<field>" (e.g. "key:password"); got "${formatValue}"` });
+      continue;
+    }
+    if (pathError === undefined) secrets.push({ name, path, format });
+  }
+  for (const name of collected.formats.keys()) {
+    if (collected.secrets.has(name)) continue;
+    const key = `${ANNOTATIONS.formatPrefix}${name}`;
+    const near = closest(name, [...collected.secrets.keys()]);
+    const hint = near === undefined ? '' : ` (did you mean ${ANNOTATIONS.formatPrefix}${near}?)`;
+    errors.push({ annotation: key, message: `${key} sets the format of a secret that is not declared: add ${ANNOTATIONS.secretPrefix}${name} or remove this annotation${hint}` });
+  }
+  return secrets.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function parseRole(collected: Collected, context: ParseContext): string | undefined {
+  const role = collected.others.get(ANNOTATIONS.role) ?? context.defaultRole ?? '';
+  // A pod that declares no secret needs no role: it is left untouched.
+  if (role === '' && collected.secrets.size > 0) return `${ANNOTATIONS.role} is required: name the Vault role to log in with (the webhook has no VAULT_COURIER_DEFAULT_ROLE)`;
+  if (role !== '' && !ROLE.test(role)) return `${ANNOTATIONS.role} "${role}" is not a Vault role name (letters, digits, "_", ".", "@", "-")`;
+  return undefined;
+}
+
+/** `inject` and `status` change nothing in the spec, but a wrong value is still a mistake to report. */
+function checkFlags(collected: Collected): [string, string | undefined][] {
+  const inject = collected.others.get(ANNOTATIONS.inject);
+  const status = collected.others.get(ANNOTATIONS.status);
+  return [
+    [ANNOTATIONS.inject, inject === undefined ? undefined : checkBoolean(ANNOTATIONS.inject, inject)],
+    [ANNOTATIONS.status, status === undefined || status === STATUS_INJECTED ? undefined : `${ANNOTATIONS.status} is written by the webhook ("${STATUS_INJECTED}"); remove it from the manifest`],
+  ];
+}
+
+function parseOthers(collected: Collected, context: ParseContext, errors: AnnotationError[]): Omit<InjectionSpec, 'secrets'> {
+  const role = collected.others.get(ANNOTATIONS.role) ?? context.defaultRole ?? '';
+  const mountPath = collected.others.get(ANNOTATIONS.mountPath) ?? DEFAULT_MOUNT_PATH;
+  const containersValue = collected.others.get(ANNOTATIONS.containers);
+  const parsedContainers = containersValue === undefined ? {} : parseContainers(containersValue, context);
+  const rotate = collected.others.get(ANNOTATIONS.rotate) ?? 'true';
+  const checks: [string, string | undefined][] = [
+    [ANNOTATIONS.role, parseRole(collected, context)],
+    [ANNOTATIONS.mountPath, checkMountPath(mountPath)],
+    [ANNOTATIONS.containers, parsedContainers.error],
+    [ANNOTATIONS.rotate, checkBoolean(ANNOTATIONS.rotate, rotate)],
+    ...checkFlags(collected),
+  ];
+  for (const [annotation, message] of checks) if (message !== undefined) errors.push({ annotation, message });
+  return { role, mountPath, containers: parsedContainers.containers, rotate: rotate === 'true' };
+}
+
+/**
+ * Parses and validates every `vault-courier.io/` annotation of a pod. Messages quote
+ * names, formats and paths, never a secret's value (annotations hold none).
+ */
+export function parseAnnotations(annotations: Readonly<Record<string, string>> | undefined, context: ParseContext): ParseResult {
+  const collected = collect(annotations ?? {});
+  const errors: AnnotationError[] = [];
+  for (const key of collected.unknown) {
+    errors.push({ annotation: key, message: `${key} is not a vault-courier annotation; did you mean ${suggestKey(key, [...collected.secrets.keys()])}?` });
+  }
+  const secrets = parseSecrets(collected, errors);
+  const others = parseOthers(collected, context, errors);
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, spec: { secrets, ...others } };
+}
+
+/** One line for an AdmissionReview denial: every error, in a stable order. */
+export function formatAnnotationErrors(errors: readonly AnnotationError[]): string {
+  const sorted = [...errors].sort((a, b) => a.annotation.localeCompare(b.annotation));
+  return `vault-courier: invalid annotations: ${sorted.map((e) => e.message).join('; ')}`;
+}

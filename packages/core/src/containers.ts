@@ -1,0 +1,172 @@
+/**
+ * Pure builders for what the webhook adds to a pod: the init container, the native
+ * sidecar, and the three volumes. The environment written here is the contract read by
+ * packages/init and packages/sidecar (INJECTED_ENV in names.ts).
+ */
+import type { V1Container, V1EnvVar, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { InjectionSpec } from './annotations.ts';
+import type { Resources } from './config.ts';
+import {
+  EVICT_AUDIENCE,
+  EVICT_JWT_FILE,
+  INIT_CONTAINER_NAME,
+  INJECTED_ENV,
+  SECRETS_VOLUME,
+  SIDECAR_CONTAINER_NAME,
+  STATE_MOUNT_PATH,
+  STATE_VOLUME,
+  TOKEN_MOUNT_PATH,
+  TOKEN_VOLUME,
+  VAULT_AUDIENCE,
+  VAULT_JWT_FILE,
+} from './names.ts';
+
+/** What the injected containers need from the webhook's configuration; plain data, no files. */
+export interface InjectionConfig {
+  readonly vaultAddr: string;
+  /** PEM text of the CA that signs Vault's certificate, read by the webhook at start. */
+  readonly vaultCaPem: string | undefined;
+  readonly authPath: string;
+  readonly defaultRole: string | undefined;
+  readonly initImage: string;
+  readonly sidecarImage: string;
+  readonly serviceUrl: string;
+  /** PEM text of the CA that signs the webhook's certificate (for POST /evict). */
+  readonly serviceCaPem: string | undefined;
+  readonly initResources: Resources;
+  readonly sidecarResources: Resources;
+}
+
+/** Facts about the pod the injected containers need and cannot read themselves. */
+export interface PodFacts {
+  /** Kind of the controller ownerReference, '' when none. */
+  readonly ownerKind: string;
+  readonly gracePeriodSeconds: number;
+  /**
+   * The pod-level non-root uid/gid when the pod sets one, else the images' own user: the
+   * init container writes the files as this identity, so an application that runs as the
+   * pod's uid owns what it reads.
+   */
+  readonly runAsUser: number;
+  readonly runAsGroup: number;
+}
+
+/**
+ * Projected tokens live an hour; the kubelet refreshes them at 80% of that, so the files
+ * always hold a valid token for the sidecar's later eviction call.
+ */
+export const TOKEN_EXPIRATION_SECONDS = 3600;
+export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
+
+/** The numeric non-root user of the init and sidecar images (Dockerfile.init, Dockerfile.sidecar). */
+export const IMAGE_USER = 65532;
+
+/**
+ * Pod Security Standard "restricted": non-root with a numeric uid, no privilege
+ * escalation, no capabilities, the runtime's seccomp profile, and a read-only root
+ * filesystem (the containers write only to their memory-backed volumes).
+ */
+export function injectedSecurityContext(facts: PodFacts): V1SecurityContext {
+  return {
+    runAsNonRoot: true,
+    runAsUser: facts.runAsUser,
+    runAsGroup: facts.runAsGroup,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    privileged: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+export function buildVolumes(): V1Volume[] {
+  return [
+    { name: SECRETS_VOLUME, emptyDir: { medium: 'Memory' } },
+    { name: STATE_VOLUME, emptyDir: { medium: 'Memory' } },
+    {
+      name: TOKEN_VOLUME,
+      projected: {
+        sources: [
+          { serviceAccountToken: { audience: VAULT_AUDIENCE, path: VAULT_JWT_FILE, expirationSeconds: TOKEN_EXPIRATION_SECONDS } },
+          { serviceAccountToken: { audience: EVICT_AUDIENCE, path: EVICT_JWT_FILE, expirationSeconds: TOKEN_EXPIRATION_SECONDS } },
+        ],
+      },
+    },
+  ];
+}
+
+/** The secrets mount for application containers: read-only, they only read the files. */
+export function secretsMount(spec: InjectionSpec): V1VolumeMount {
+  return { name: SECRETS_VOLUME, mountPath: spec.mountPath, readOnly: true };
+}
+
+function fieldEnv(name: string, fieldPath: string): V1EnvVar {
+  return { name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } };
+}
+
+/** The same environment for init and sidecar: one contract, one place that writes it. */
+export function buildInjectedEnv(spec: InjectionSpec, config: InjectionConfig, facts: PodFacts): V1EnvVar[] {
+  const env: V1EnvVar[] = [
+    { name: INJECTED_ENV.vaultAddr, value: config.vaultAddr },
+    { name: INJECTED_ENV.authPath, value: config.authPath },
+    { name: INJECTED_ENV.role, value: spec.role },
+    { name: INJECTED_ENV.secrets, value: JSON.stringify(spec.secrets) },
+    { name: INJECTED_ENV.secretsDir, value: spec.mountPath },
+    { name: INJECTED_ENV.stateDir, value: STATE_MOUNT_PATH },
+    { name: INJECTED_ENV.vaultJwtPath, value: `${TOKEN_MOUNT_PATH}/${VAULT_JWT_FILE}` },
+    { name: INJECTED_ENV.evictJwtPath, value: `${TOKEN_MOUNT_PATH}/${EVICT_JWT_FILE}` },
+    // The name and uid are not known at admission (generateName, uid assigned later):
+    // the kubelet resolves them when the container starts.
+    fieldEnv(INJECTED_ENV.podName, 'metadata.name'),
+    fieldEnv(INJECTED_ENV.podNamespace, 'metadata.namespace'),
+    fieldEnv(INJECTED_ENV.podUid, 'metadata.uid'),
+    { name: INJECTED_ENV.serviceUrl, value: config.serviceUrl },
+    { name: INJECTED_ENV.ownerKind, value: facts.ownerKind },
+    { name: INJECTED_ENV.rotate, value: String(spec.rotate) },
+    { name: INJECTED_ENV.gracePeriodSeconds, value: String(facts.gracePeriodSeconds) },
+  ];
+  if (config.vaultCaPem !== undefined) env.push({ name: INJECTED_ENV.vaultCaPem, value: config.vaultCaPem });
+  if (config.serviceCaPem !== undefined) env.push({ name: INJECTED_ENV.serviceCaPem, value: config.serviceCaPem });
+  return env;
+}
+
+const STATE_AND_TOKEN_MOUNTS: readonly V1VolumeMount[] = [
+  { name: STATE_VOLUME, mountPath: STATE_MOUNT_PATH },
+  { name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true },
+];
+
+function resources(r: Resources): V1Container['resources'] {
+  return { ...(r.requests ? { requests: { ...r.requests } } : {}), ...(r.limits ? { limits: { ...r.limits } } : {}) };
+}
+
+export function buildInitContainer(spec: InjectionSpec, config: InjectionConfig, facts: PodFacts): V1Container {
+  return {
+    name: INIT_CONTAINER_NAME,
+    image: config.initImage,
+    imagePullPolicy: 'IfNotPresent',
+    command: ['node', '/app/init.mjs'],
+    env: buildInjectedEnv(spec, config, facts),
+    resources: resources(config.initResources),
+    securityContext: injectedSecurityContext(facts),
+    // The init container writes the files: the only container with the secrets volume read-write.
+    volumeMounts: [{ name: SECRETS_VOLUME, mountPath: spec.mountPath }, ...STATE_AND_TOKEN_MOUNTS.map((m) => ({ ...m }))],
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}
+
+export function buildSidecarContainer(spec: InjectionSpec, config: InjectionConfig, facts: PodFacts): V1Container {
+  return {
+    name: SIDECAR_CONTAINER_NAME,
+    image: config.sidecarImage,
+    imagePullPolicy: 'IfNotPresent',
+    command: ['node', '/app/sidecar.mjs'],
+    // A native sidecar: starts before the pod's own init containers, runs for the pod's
+    // whole life, and receives SIGTERM only after the application containers stopped.
+    restartPolicy: 'Always',
+    env: buildInjectedEnv(spec, config, facts),
+    resources: resources(config.sidecarResources),
+    securityContext: injectedSecurityContext(facts),
+    volumeMounts: STATE_AND_TOKEN_MOUNTS.map((m) => ({ ...m })),
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}

@@ -1,0 +1,189 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { InjectionSpec } from './annotations.ts';
+import { DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES } from './config.ts';
+import type { InjectionConfig } from './containers.ts';
+import { mountIntoLateContainers, mutatePod, podFacts } from './mutate.ts';
+import { applyJsonPatch, toJsonPatch } from './patch.ts';
+import { INJECTED_ENV } from './names.ts';
+
+const config: InjectionConfig = {
+  vaultAddr: 'https://vault.example:8200',
+  vaultCaPem: '-----BEGIN CERTIFICATE-----\nVAULTCA\n-----END CERTIFICATE-----\n',
+  authPath: 'auth/kubernetes',
+  defaultRole: 'app',
+  initImage: 'ghcr.io/vault-courier/init:1',
+  sidecarImage: 'ghcr.io/vault-courier/sidecar:1',
+  serviceUrl: 'https://vault-courier.vault-courier.svc',
+  serviceCaPem: '-----BEGIN CERTIFICATE-----\nSVCCA\n-----END CERTIFICATE-----\n',
+  initResources: DEFAULT_INIT_RESOURCES,
+  sidecarResources: DEFAULT_SIDECAR_RESOURCES,
+};
+
+const spec: InjectionSpec = {
+  secrets: [{ name: 'db', path: 'database/creds/app', format: { kind: 'env' } }],
+  role: 'app',
+  mountPath: '/vault/secrets',
+  containers: undefined,
+  rotate: true,
+};
+
+function basePod(): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { generateName: 'web-', namespace: 'ns', annotations: { 'vault-courier.io/secret-db': 'database/creds/app' } },
+    spec: { containers: [{ name: 'app', image: 'app:1' }] },
+  };
+}
+
+/** The pod the API server would store: the patch applied to the original. */
+function applied(pod: V1Pod, s: InjectionSpec = spec): V1Pod {
+  const mutated = mutatePod(pod, s, config);
+  const result = applyJsonPatch(pod, toJsonPatch(pod, mutated));
+  assert.deepEqual(result, mutated, 'the applied patch must give exactly the mutated pod');
+  return result;
+}
+
+/** The pod's spec, asserted present: keeps the tests free of optional chains. */
+function specOf(pod: V1Pod): NonNullable<V1Pod['spec']> {
+  assert.ok(pod.spec);
+  return pod.spec;
+}
+
+function initOf(pod: V1Pod): V1Container[] {
+  return specOf(pod).initContainers ?? [];
+}
+
+function envOf(c: V1Container | undefined): Record<string, string | undefined> {
+  return Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value ?? `fieldRef:${e.valueFrom?.fieldRef?.fieldPath}`]));
+}
+
+test('a pod with no volumes gets all three volumes (the vault-k8s double-add bug)', () => {
+  const [secrets, state, token, ...rest] = specOf(applied(basePod())).volumes ?? [];
+  assert.equal(rest.length, 0);
+  assert.deepEqual([secrets!.name, state!.name, token!.name], ['vault-courier-secrets', 'vault-courier-state', 'vault-courier-token']);
+  assert.deepEqual(secrets!.emptyDir, { medium: 'Memory' });
+  assert.deepEqual(state!.emptyDir, { medium: 'Memory' });
+  assert.deepEqual(token!.projected!.sources!.map((s) => s.serviceAccountToken), [
+    { audience: 'vault', path: 'vault', expirationSeconds: 3600 },
+    { audience: 'vault-courier', path: 'vault-courier', expirationSeconds: 3600 },
+  ]);
+});
+
+test('the original pod is not modified', () => {
+  const pod = basePod();
+  const before = structuredClone(pod);
+  mutatePod(pod, spec, config);
+  assert.deepEqual(pod, before);
+});
+
+test('init first, sidecar right after, then the pod\'s own init containers; existing volumes kept', () => {
+  const original = basePod();
+  original.spec = { ...original.spec!, initContainers: [{ name: 'migrate', image: 'm:1' }], volumes: [{ name: 'cfg', configMap: { name: 'cfg' } }] };
+  const pod = applied(original);
+  const [init, sidecar, migrate] = initOf(pod);
+  assert.deepEqual(initOf(pod).map((c) => c.name), ['vault-courier-init', 'vault-courier-sidecar', 'migrate']);
+  assert.equal(sidecar!.restartPolicy, 'Always');
+  assert.equal(init!.restartPolicy, undefined);
+  assert.deepEqual((specOf(pod).volumes ?? []).map((v) => v.name), ['cfg', 'vault-courier-secrets', 'vault-courier-state', 'vault-courier-token']);
+  // The pod's own init container reads the secrets too.
+  assert.deepEqual(migrate!.volumeMounts, [{ name: 'vault-courier-secrets', mountPath: '/vault/secrets', readOnly: true }]);
+  assert.equal(pod.metadata!.annotations!['vault-courier.io/status'], 'injected');
+});
+
+test('the secrets volume goes read-only into the selected containers only; token and state only into ours', () => {
+  const original = basePod();
+  original.spec = { containers: [{ name: 'app', volumeMounts: [{ name: 'x', mountPath: '/x' }] }, { name: 'proxy' }], volumes: [{ name: 'x', emptyDir: {} }] };
+  const pod = applied(original, { ...spec, containers: ['app'], mountPath: '/etc/creds' });
+  const [app, proxy] = specOf(pod).containers;
+  assert.deepEqual(app!.volumeMounts, [{ name: 'x', mountPath: '/x' }, { name: 'vault-courier-secrets', mountPath: '/etc/creds', readOnly: true }]);
+  assert.equal(proxy!.volumeMounts, undefined);
+  const [init, sidecar] = initOf(pod);
+  assert.deepEqual((init!.volumeMounts ?? []).map((m) => [m.name, m.mountPath, m.readOnly ?? false]), [
+    ['vault-courier-secrets', '/etc/creds', false],
+    ['vault-courier-state', '/vault-courier/state', false],
+    ['vault-courier-token', '/vault-courier/token', true],
+  ]);
+  assert.deepEqual((sidecar!.volumeMounts ?? []).map((m) => m.name), ['vault-courier-state', 'vault-courier-token']);
+});
+
+test('the injected env is the contract the init container and sidecar read', () => {
+  const original = basePod();
+  original.metadata!.ownerReferences = [
+    { apiVersion: 'v1', kind: 'Other', name: 'o', uid: 'u0' },
+    { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-1', uid: 'u1', controller: true },
+  ];
+  original.spec!.terminationGracePeriodSeconds = 45;
+  const pod = applied(original, { ...spec, rotate: false });
+  for (const container of pod.spec?.initContainers?.slice(0, 2) ?? []) {
+    const env = envOf(container);
+    assert.deepEqual(env, {
+      [INJECTED_ENV.vaultAddr]: 'https://vault.example:8200',
+      [INJECTED_ENV.authPath]: 'auth/kubernetes',
+      [INJECTED_ENV.role]: 'app',
+      [INJECTED_ENV.secrets]: JSON.stringify([{ name: 'db', path: 'database/creds/app', format: { kind: 'env' } }]),
+      [INJECTED_ENV.secretsDir]: '/vault/secrets',
+      [INJECTED_ENV.stateDir]: '/vault-courier/state',
+      [INJECTED_ENV.vaultJwtPath]: '/vault-courier/token/vault',
+      [INJECTED_ENV.evictJwtPath]: '/vault-courier/token/vault-courier',
+      [INJECTED_ENV.podName]: 'fieldRef:metadata.name',
+      [INJECTED_ENV.podNamespace]: 'fieldRef:metadata.namespace',
+      [INJECTED_ENV.podUid]: 'fieldRef:metadata.uid',
+      [INJECTED_ENV.serviceUrl]: 'https://vault-courier.vault-courier.svc',
+      [INJECTED_ENV.ownerKind]: 'ReplicaSet',
+      [INJECTED_ENV.rotate]: 'false',
+      [INJECTED_ENV.gracePeriodSeconds]: '45',
+      [INJECTED_ENV.vaultCaPem]: config.vaultCaPem,
+      [INJECTED_ENV.serviceCaPem]: config.serviceCaPem,
+    });
+  }
+  assert.deepEqual(pod.spec?.initContainers?.[0]?.command, ['node', '/app/init.mjs']);
+  assert.deepEqual(pod.spec?.initContainers?.[1]?.command, ['node', '/app/sidecar.mjs']);
+});
+
+test('podFacts: no controller owner, default grace period, the images\' user', () => {
+  assert.deepEqual(podFacts(basePod()), { ownerKind: '', gracePeriodSeconds: 30, runAsUser: 65532, runAsGroup: 65532 });
+});
+
+test('podFacts: the injected containers run as the pod\'s non-root uid, never as root', () => {
+  const withUser = (securityContext: object): V1Pod => ({ ...basePod(), spec: { containers: [{ name: 'app' }], securityContext } });
+  assert.deepEqual(podFacts(withUser({ runAsUser: 1000, runAsGroup: 3000 })), { ownerKind: '', gracePeriodSeconds: 30, runAsUser: 1000, runAsGroup: 3000 });
+  assert.deepEqual(podFacts(withUser({ runAsUser: 1000 })), { ownerKind: '', gracePeriodSeconds: 30, runAsUser: 1000, runAsGroup: 1000 });
+  assert.deepEqual(podFacts(withUser({ runAsUser: 0, runAsGroup: 0 })), { ownerKind: '', gracePeriodSeconds: 30, runAsUser: 65532, runAsGroup: 65532 });
+});
+
+test('injected containers satisfy Pod Security Standard "restricted" and carry resources', () => {
+  const pod = applied(basePod());
+  for (const c of initOf(pod)) {
+    const sc = c.securityContext!;
+    assert.equal(sc.runAsNonRoot, true, c.name);
+    assert.ok(sc.runAsUser! > 0, c.name);
+    assert.equal(sc.allowPrivilegeEscalation, false, c.name);
+    assert.deepEqual(sc.capabilities, { drop: ['ALL'] }, c.name);
+    assert.equal(sc.seccompProfile!.type, 'RuntimeDefault', c.name);
+    assert.equal(sc.privileged, false, c.name);
+    assert.ok(c.resources!.requests!.memory && c.resources!.limits!.memory, c.name);
+  }
+});
+
+test('reinvocation: a container added after injection gets the mount; nothing else changes', () => {
+  const injected = mutatePod(basePod(), spec, config);
+  assert.equal(mountIntoLateContainers(injected, config), undefined, 'nothing to add right after injection');
+  injected.spec!.containers.push({ name: 'late', image: 'proxy:1' });
+  const completed = mountIntoLateContainers(injected, config);
+  assert.ok(completed);
+  const result = applyJsonPatch(injected, toJsonPatch(injected, completed));
+  assert.deepEqual(result.spec?.initContainers?.map((c) => c.name), ['vault-courier-init', 'vault-courier-sidecar']);
+  assert.deepEqual(result.spec?.containers[1]?.volumeMounts, [{ name: 'vault-courier-secrets', mountPath: '/vault/secrets', readOnly: true }]);
+  assert.equal(result.spec?.volumes?.length, 3);
+});
+
+test('reinvocation: a late container outside vault-courier.io/containers is left alone', () => {
+  const original = basePod();
+  original.metadata!.annotations!['vault-courier.io/containers'] = 'app';
+  const injected = mutatePod(original, { ...spec, containers: ['app'] }, config);
+  injected.spec!.containers.push({ name: 'late' });
+  assert.equal(mountIntoLateContainers(injected, config), undefined);
+});

@@ -1,0 +1,115 @@
+/**
+ * The HTTP shells. `createApp` is the HTTPS port: POST /mutate, then the routes other
+ * parts add (POST /evict). `createMetricsApp` is the plain-HTTP port for Prometheus and
+ * the kubelet's probes. Neither reads the environment or a file: main.ts and server.ts do.
+ */
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Registry } from 'prom-client';
+import type { InjectionConfig, Logger } from '@vault-courier/core';
+import { MUTATE_PATH } from '@vault-courier/core';
+import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
+import { parseAdmissionReview, reviewAdmission, type Outcome } from './review.ts';
+
+/**
+ * A pod is at most ~1.5 MiB (etcd's request limit), and a CREATE review carries it once;
+ * anything larger is not a review the API server sends.
+ */
+export const DEFAULT_BODY_LIMIT = '2mb';
+
+export interface AppDeps {
+  readonly config: InjectionConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** Mounted after POST /mutate, e.g. the eviction endpoint's router. */
+  readonly routes?: readonly Router[];
+  readonly bodyLimit?: string;
+}
+
+function elapsedSeconds(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+function mutateHandler(deps: AppDeps, metrics: WebhookMetrics) {
+  return (req: Request, res: Response): void => {
+    const started = process.hrtime.bigint();
+    const finish = (outcome: Outcome, reason: string): void => {
+      metrics.reviews.inc({ outcome, reason });
+      metrics.duration.observe({ outcome }, elapsedSeconds(started));
+    };
+    const parsed = parseAdmissionReview(req.body);
+    if (!parsed.ok) {
+      deps.logger.warn({ reason: parsed.reason, status: 400 }, 'malformed admission review');
+      finish('error', 'malformed');
+      res.status(400).json({ error: parsed.reason });
+      return;
+    }
+    const { request } = parsed;
+    const log = deps.logger.child({ uid: request.uid, namespace: request.namespace ?? '' });
+    try {
+      const result = reviewAdmission(request, deps.config);
+      const fields = { pod: result.pod, decision: result.outcome, reason: result.reason, dryRun: request.dryRun === true };
+      const message = result.review.response.status?.message;
+      if (result.outcome === 'denied') log.info({ ...fields, message }, 'pod refused');
+      else log.info(fields, result.outcome === 'injected' ? 'pod injected' : 'pod admitted unchanged');
+      finish(result.outcome, result.reason);
+      res.status(200).json(result.review);
+    } catch (err) {
+      // A bug here must not admit a pod without its secrets: refuse, and say where to look.
+      log.error({ err, decision: 'error' }, 'admission review failed');
+      finish('error', 'internal');
+      res.status(200).json({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: { uid: request.uid, allowed: false, status: { code: 500, reason: 'InternalError', message: `vault-courier: internal error while injecting (review ${request.uid}); see the webhook's logs` } },
+      });
+    }
+  };
+}
+
+/** body-parser's errors (bad JSON, too large) become 4xx answers with a reason; the server keeps serving. */
+function errorHandler(logger: Logger, metrics: WebhookMetrics) {
+  return (err: unknown, req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const status = (err as { status?: unknown }).status;
+    const code = typeof status === 'number' && status >= 400 && status < 500 ? status : 500;
+    const reason = code === 413 ? 'the request body is larger than the webhook accepts' : code < 500 ? `the request body is not valid JSON: ${(err as Error).message}` : 'internal error';
+    logger.warn({ err, status: code, path: req.path }, 'request refused');
+    if (req.path === MUTATE_PATH) metrics.reviews.inc({ outcome: 'error', reason: code === 413 ? 'too-large' : 'malformed' });
+    res.status(code).json({ error: reason });
+  };
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const metrics = createWebhookMetrics(deps.registry);
+  const app = express();
+  app.disable('x-powered-by');
+  app.post(MUTATE_PATH, express.json({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, strict: true }), mutateHandler(deps, metrics));
+  for (const router of deps.routes ?? []) app.use(router);
+  app.use(errorHandler(deps.logger, metrics));
+  return app;
+}
+
+export interface MetricsAppDeps {
+  readonly registry: Registry;
+  /** False while starting and once draining: the Service stops sending reviews here. */
+  readonly isReady: () => boolean;
+}
+
+export function createMetricsApp(deps: MetricsAppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.status(200).type('text/plain').send('ok\n');
+  });
+  app.get('/readyz', (_req, res) => {
+    const ready = deps.isReady();
+    res.status(ready ? 200 : 503).type('text/plain').send(ready ? 'ok\n' : 'not ready\n');
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.registry.contentType).send(await deps.registry.metrics());
+  });
+  return app;
+}

@@ -1,0 +1,97 @@
+/**
+ * `helm` is not part of the toolchain, so these checks read the chart as text: the
+ * MutatingWebhookConfiguration it renders is the document core builds, the values obey
+ * their schema, and every variable the Deployment sets is one parseConfig reads.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadYaml } from '@kubernetes/client-node';
+import { buildMutatingWebhookConfiguration, CONFIG_ENV, DEFAULT_FAILURE_POLICY, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, DEFAULT_TIMEOUT_SECONDS } from '@vault-courier/core';
+
+const CHART = path.resolve(import.meta.dirname, '../../../charts/vault-courier');
+const read = (file: string) => readFileSync(path.join(CHART, file), 'utf8');
+const values = loadYaml<Record<string, Record<string, unknown>>>(read('values.yaml'));
+
+interface Schema {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  additionalProperties?: boolean | Schema;
+  $ref?: string;
+  enum?: unknown[];
+  definitions?: Record<string, Schema>;
+}
+const schema = JSON.parse(read('values.schema.json')) as Schema;
+
+function resolve(node: Schema): Schema {
+  return node.$ref ? (schema.definitions?.[node.$ref.replace('#/definitions/', '')] ?? {}) : node;
+}
+
+/** additionalProperties: false and enums, recursively: enough to catch a value the schema would refuse. */
+function conforms(value: unknown, node: Schema, at: string): string[] {
+  const s = resolve(node);
+  if (s.enum && !s.enum.includes(value)) return [`${at}: ${JSON.stringify(value)} not in ${JSON.stringify(s.enum)}`];
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || !s.properties) return [];
+  return Object.entries(value).flatMap(([key, v]) => {
+    const child = s.properties?.[key];
+    if (child) return conforms(v, child, `${at}.${key}`);
+    return s.additionalProperties === false ? [`${at}.${key}: not in values.schema.json`] : [];
+  });
+}
+
+test('the chart has one template per component (STYLE.md §10)', () => {
+  const templates = readdirSync(path.join(CHART, 'templates'));
+  for (const name of ['_helpers.tpl', 'webhook-deployment.yaml', 'webhook-service.yaml', 'webhook-rbac.yaml', 'webhook-pdb.yaml', 'mutatingwebhookconfiguration.yaml', 'certificate.yaml']) {
+    assert.ok(templates.includes(name), `missing templates/${name}`);
+  }
+});
+
+test('values.yaml conforms to values.schema.json, which refuses unknown keys everywhere', () => {
+  assert.deepEqual(conforms(values, schema, 'values'), []);
+  assert.deepEqual(conforms({ ...values, replicas: 3 }, schema, 'values'), ['values.replicas: not in values.schema.json']);
+  const walk = (node: Schema, at: string): string[] => {
+    const s = resolve(node);
+    const here = s.properties && s.additionalProperties === undefined ? [at] : [];
+    return [...here, ...Object.entries(s.properties ?? {}).flatMap(([k, child]) => walk(child, `${at}.${k}`))];
+  };
+  assert.deepEqual(walk(schema, 'values'), [], 'objects with properties must say additionalProperties');
+});
+
+test('the chart defaults are the code defaults', () => {
+  assert.equal(values.webhook?.failurePolicy, DEFAULT_FAILURE_POLICY);
+  assert.equal(values.webhook?.timeoutSeconds, DEFAULT_TIMEOUT_SECONDS);
+  assert.deepEqual(values.injected?.initResources, DEFAULT_INIT_RESOURCES);
+  assert.deepEqual(values.injected?.sidecarResources, DEFAULT_SIDECAR_RESOURCES);
+});
+
+test('the Deployment sets only variables parseConfig reads, and every required one', () => {
+  const deployment = read('templates/webhook-deployment.yaml');
+  const set = [...deployment.matchAll(/- name: (VAULT_COURIER_[A-Z_]+)/g)].map((m) => m[1]);
+  const known: string[] = Object.values(CONFIG_ENV);
+  assert.deepEqual(set.filter((name) => !known.includes(name!)), []);
+  for (const required of [CONFIG_ENV.tlsCert, CONFIG_ENV.tlsKey, CONFIG_ENV.vaultAddr, CONFIG_ENV.initImage, CONFIG_ENV.sidecarImage, CONFIG_ENV.serviceUrl]) {
+    assert.ok(set.includes(required), `${required} is not set by the chart`);
+  }
+});
+
+test('the MutatingWebhookConfiguration template renders the document core builds', () => {
+  const template = read('templates/mutatingwebhookconfiguration.yaml');
+  const webhooks = template.slice(template.indexOf('webhooks:'));
+  // A minimal render of this section for release "vault-courier" in namespace
+  // "vault-courier" with generated certificates.
+  const rendered = webhooks
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('{{-'))
+    .join('\n')
+    .replaceAll('{{ $fullname }}', 'vault-courier')
+    .replaceAll('{{ $caBundle }}', 'Q0E=')
+    .replaceAll('{{ .Release.Namespace | quote }}', '"vault-courier"')
+    .replaceAll('{{ .Release.Namespace }}', 'vault-courier')
+    .replaceAll('{{ .Values.webhook.failurePolicy }}', String(values.webhook?.failurePolicy))
+    .replaceAll('{{ .Values.webhook.timeoutSeconds }}', String(values.webhook?.timeoutSeconds));
+  assert.doesNotMatch(rendered, /\{\{/, 'an expression was left unrendered');
+  const fromChart = loadYaml<{ webhooks: unknown[] }>(rendered).webhooks;
+  const built = buildMutatingWebhookConfiguration({ caBundle: 'Q0E=', namespace: 'vault-courier', service: { name: 'vault-courier', namespace: 'vault-courier' } });
+  assert.deepEqual(fromChart, JSON.parse(JSON.stringify(built.webhooks)));
+});

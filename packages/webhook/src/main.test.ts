@@ -1,0 +1,54 @@
+/** The process itself: configuration errors stop it naming the variable; SIGTERM drains and exits 0. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { freePort } from '@vault-courier/devcluster';
+import { createTestPki, httpsPost } from './test-helpers.ts';
+
+const MAIN = path.join(import.meta.dirname, 'main.ts');
+
+test('an invalid configuration stops the process at start, naming every variable', () => {
+  const result = spawnSync(process.execPath, [MAIN], { encoding: 'utf8', env: { PATH: process.env.PATH, VAULT_COURIER_LISTEN: 'nope' }, timeout: 30_000 });
+  assert.equal(result.status, 1);
+  for (const variable of ['VAULT_COURIER_LISTEN', 'VAULT_COURIER_TLS_CERT', 'VAULT_COURIER_VAULT_ADDR', 'VAULT_COURIER_SERVICE_URL']) {
+    assert.match(result.stderr, new RegExp(`${variable}: `), `${variable} not named`);
+  }
+});
+
+test('SIGTERM: readiness drops, reviews are still answered during the grace delay, then the process exits 0', { timeout: 60_000 }, async () => {
+  const pki = await createTestPki();
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [MAIN], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH,
+      // In-cluster configuration is loaded at start but not used by admission.
+      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_PORT: '1',
+      VAULT_COURIER_LISTEN: `127.0.0.1:${port}`,
+      VAULT_COURIER_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
+      VAULT_COURIER_TLS_CERT: pki.serving.certPath,
+      VAULT_COURIER_TLS_KEY: pki.serving.keyPath,
+      VAULT_COURIER_VAULT_ADDR: 'https://127.0.0.1:8200',
+      VAULT_COURIER_INIT_IMAGE: 'init:1',
+      VAULT_COURIER_SIDECAR_IMAGE: 'sidecar:1',
+      VAULT_COURIER_SERVICE_URL: `https://127.0.0.1:${port}`,
+    },
+  });
+  try {
+    const lines = createInterface({ input: child.stdout! });
+    await new Promise<void>((resolve) => lines.on('line', (line) => line.includes('webhook listening') && resolve()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status, 503);
+    const during = await httpsPost(`https://127.0.0.1:${port}/mutate`, '{}', { ca: pki.ca.certPem });
+    assert.equal(during.status, 400, 'a request during the grace delay must still be answered');
+    assert.equal(await exited, 0);
+  } finally {
+    child.kill('SIGKILL');
+    await pki.remove();
+  }
+});

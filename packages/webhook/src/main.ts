@@ -1,0 +1,67 @@
+/**
+ * The webhook process: the only file that reads process.env. Configuration errors stop
+ * it at start, naming the variable; SIGTERM drains in-flight reviews, then exits.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { createLogger, isCourierError, parseConfig, type WebhookConfig } from '@vault-courier/core';
+import { createEvictDeps, createEvictRouter } from './evict/router.ts';
+import { startWebhook } from './server.ts';
+
+const logger = createLogger({ name: 'vault-courier-webhook', level: process.env.VAULT_COURIER_LOG_LEVEL ?? 'info' });
+
+let config: WebhookConfig;
+try {
+  config = parseConfig(process.env);
+} catch (err) {
+  logger.fatal({ err }, 'invalid configuration');
+  // Also as plain lines: what `kubectl logs` readers look for first.
+  console.error(`vault-courier-webhook: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
+
+const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+// In the pod, the webhook's own service account: never loadFromDefault(), which quietly
+// falls back to http://localhost:8080.
+const kubeConfig = new KubeConfig();
+kubeConfig.loadFromCluster();
+
+const started = startWebhook(config, logger, {
+  registry,
+  shutdownDelayMs: 5_000,
+  routes: ({ registry: appRegistry, config: injection }) => [
+    createEvictRouter({
+      logger,
+      registry: appRegistry,
+      ...createEvictDeps({ kubeConfig, vaultAddr: injection.vaultAddr, ...(injection.vaultCaPem === undefined ? {} : { vaultCaPem: injection.vaultCaPem }) }),
+    }),
+  ],
+});
+
+let stopping = false;
+function stop(signal: string): void {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'draining');
+  started
+    .then((webhook) => webhook.close())
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+}
+// Registered before the listeners open, so a SIGTERM during start still drains.
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+
+try {
+  await started;
+} catch (err) {
+  logger.fatal({ err, kind: isCourierError(err) ? err.kind : undefined }, 'webhook failed to start');
+  console.error(`vault-courier-webhook: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/**
+ * `vault-courier render`: prints a manifest with its pods and pod templates mutated
+ * exactly as the webhook would, offline (no cluster, no Vault). Refusals go to stderr
+ * with the webhook's message and exit status 1.
+ *
+ *   vault-courier render -f deployment.yaml [-f more.yaml | -f -] [--default-role app]
+ *     [--vault-addr URL] [--init-image IMG] [--sidecar-image IMG] [--service-url URL]
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { dumpYaml, loadAllYaml } from '@kubernetes/client-node';
+import { DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, type InjectionConfig } from '@vault-courier/core';
+import { renderManifest } from './render-manifest.ts';
+
+const USAGE = 'usage: vault-courier render -f <manifest.yaml | -> [-f ...] [--default-role ROLE] [--vault-addr URL] [--auth-path PATH] [--init-image IMAGE] [--sidecar-image IMAGE] [--service-url URL]';
+
+function run(argv: readonly string[]): number {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      filename: { type: 'string', short: 'f', multiple: true },
+      'default-role': { type: 'string' },
+      'vault-addr': { type: 'string', default: 'https://vault.vault.svc:8200' },
+      'auth-path': { type: 'string', default: 'auth/kubernetes' },
+      'init-image': { type: 'string', default: 'ghcr.io/vault-courier/init:0.1.0' },
+      'sidecar-image': { type: 'string', default: 'ghcr.io/vault-courier/sidecar:0.1.0' },
+      'service-url': { type: 'string', default: 'https://vault-courier.vault-courier.svc' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || positionals[0] !== 'render' || !values.filename?.length) {
+    console.error(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const config: InjectionConfig = {
+    vaultAddr: values['vault-addr'],
+    vaultCaPem: undefined,
+    authPath: values['auth-path'],
+    defaultRole: values['default-role'],
+    initImage: values['init-image'],
+    sidecarImage: values['sidecar-image'],
+    serviceUrl: values['service-url'],
+    serviceCaPem: undefined,
+    initResources: DEFAULT_INIT_RESOURCES,
+    sidecarResources: DEFAULT_SIDECAR_RESOURCES,
+  };
+  const documents = values.filename.flatMap((file) => loadAllYaml(readFileSync(file === '-' ? 0 : file, 'utf8')).filter((d: unknown) => d !== null && d !== undefined) as Record<string, unknown>[]);
+  const rendered = renderManifest(documents, config);
+  process.stdout.write(rendered.documents.map((d) => dumpYaml(d)).join('---\n'));
+  for (const problem of rendered.problems) console.error(`refused: ${problem}`);
+  return rendered.problems.length > 0 ? 1 : 0;
+}
+
+try {
+  process.exitCode = run(process.argv.slice(2));
+} catch (err) {
+  console.error(`vault-courier render: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 2;
+}

@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
+import { applyJsonPatch, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, type InjectionConfig, type Operation } from '@vault-courier/core';
+import { renderManifest } from './render-manifest.ts';
+import { reviewAdmission } from './review.ts';
+
+const config: InjectionConfig = {
+  vaultAddr: 'https://vault:8200',
+  vaultCaPem: undefined,
+  authPath: 'auth/kubernetes',
+  defaultRole: 'app',
+  initImage: 'init:1',
+  sidecarImage: 'sidecar:1',
+  serviceUrl: 'https://vault-courier.vault-courier.svc',
+  serviceCaPem: undefined,
+  initResources: DEFAULT_INIT_RESOURCES,
+  sidecarResources: DEFAULT_SIDECAR_RESOURCES,
+};
+
+const template = { metadata: { labels: { app: 'web' }, annotations: { 'vault-courier.io/secret-db': 'database/creds/web' } }, spec: { containers: [{ name: 'web', image: 'web:1' }] } };
+
+function deployment(): Record<string, unknown> {
+  return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { selector: { matchLabels: { app: 'web' } }, template: structuredClone(template) } };
+}
+
+test('a Deployment template is rendered exactly as the webhook mutates the ReplicaSet pod', () => {
+  const rendered = renderManifest([deployment()], config);
+  assert.deepEqual(rendered.injected, ['Deployment/web']);
+  const renderedTemplate = (rendered.documents[0] as { spec: { template: V1Pod } }).spec.template;
+  const ownerReferences = [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-1', uid: 'u', controller: true }];
+  const pod: V1Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { ...structuredClone(template.metadata), ownerReferences }, spec: structuredClone(template.spec) };
+  const { review } = reviewAdmission({ uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', object: pod }, config);
+  const admitted = applyJsonPatch(pod, JSON.parse(Buffer.from(review.response.patch!, 'base64').toString()) as Operation[]);
+  const { ownerReferences: _, ...metadata } = admitted.metadata!;
+  assert.deepEqual(renderedTemplate, { metadata, spec: admitted.spec });
+});
+
+test('CronJob templates are found; other objects and unannotated pods pass through; refusals are reported', () => {
+  const cronJob = { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly' }, spec: { schedule: '@daily', jobTemplate: { spec: { template: structuredClone(template) } } } };
+  const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' } };
+  const plainPod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain' }, spec: { containers: [{ name: 'c' }] } };
+  const typo = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'typo', annotations: { 'vault-courier.io/rol': 'x' } }, spec: { containers: [{ name: 'c' }] } };
+  const rendered = renderManifest([cronJob, service, plainPod, typo], config);
+  assert.deepEqual(rendered.injected, ['CronJob/nightly']);
+  const env = (rendered.documents[0] as { spec: { jobTemplate: { spec: { template: V1Pod } } } }).spec.jobTemplate.spec.template.spec!.initContainers![0]!.env!;
+  assert.equal(env.find((e) => e.name === 'VAULT_COURIER_OWNER_KIND')?.value, 'Job');
+  assert.deepEqual(rendered.documents.slice(1), [service, plainPod, typo]);
+  assert.deepEqual(rendered.problems, ['Pod/typo: vault-courier: invalid annotations: vault-courier.io/rol is not a vault-courier annotation; did you mean vault-courier.io/role?']);
+});
+
+test('the CLI prints the rendered YAML and exits 1 with the refusal on stderr', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vault-courier-render-'));
+  try {
+    const file = path.join(dir, 'm.yaml');
+    writeFileSync(file, `${JSON.stringify(deployment())}\n---\n{"apiVersion":"v1","kind":"Pod","metadata":{"name":"typo","annotations":{"vault-courier.io/secert-x":"a/b"}},"spec":{"containers":[{"name":"c"}]}}\n`);
+    const cli = path.join(import.meta.dirname, 'render-cli.ts');
+    const result = spawnSync(process.execPath, [cli, 'render', '-f', file, '--default-role', 'web'], { encoding: 'utf8' });
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stdout, /name: vault-courier-init/);
+    assert.match(result.stdout, /name: vault-courier-sidecar\n/);
+    assert.match(result.stderr, /refused: Pod\/typo: .*did you mean vault-courier\.io\/secret-x\?/);
+    const usage = spawnSync(process.execPath, [cli], { encoding: 'utf8' });
+    assert.equal(usage.status, 2);
+    assert.match(usage.stderr, /usage: vault-courier render/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

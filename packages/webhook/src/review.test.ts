@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { applyJsonPatch, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, type InjectionConfig, type Operation } from '@vault-courier/core';
+import { parseAdmissionReview, reviewAdmission, type AdmissionRequest } from './review.ts';
+
+const FIXTURES = path.resolve(import.meta.dirname, '../../../test/fixtures/admission');
+/** UPDATE_GOLDEN=1 rewrites the expected files after a deliberate change; review the diff. */
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+
+export const FIXTURE_CONFIG: InjectionConfig = {
+  vaultAddr: 'https://vault.vault.svc:8200',
+  vaultCaPem: '-----BEGIN CERTIFICATE-----\nVAULT-CA\n-----END CERTIFICATE-----\n',
+  authPath: 'auth/kubernetes',
+  defaultRole: 'default',
+  initImage: 'ghcr.io/vault-courier/init:0.1.0',
+  sidecarImage: 'ghcr.io/vault-courier/sidecar:0.1.0',
+  serviceUrl: 'https://vault-courier.vault-courier.svc',
+  serviceCaPem: '-----BEGIN CERTIFICATE-----\nSERVICE-CA\n-----END CERTIFICATE-----\n',
+  initResources: DEFAULT_INIT_RESOURCES,
+  sidecarResources: DEFAULT_SIDECAR_RESOURCES,
+};
+
+function requestOf(file: string): AdmissionRequest {
+  const parsed = parseAdmissionReview(JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8')));
+  assert.ok(parsed.ok, `${file} is not a valid review`);
+  return parsed.request;
+}
+
+/** What the API server ends up with: the allowed flag, the message, and the patched pod. */
+function outcome(request: AdmissionRequest): Record<string, unknown> {
+  const { response } = reviewAdmission(request, FIXTURE_CONFIG).review;
+  assert.equal(response.uid, request.uid, 'the response must echo the request uid');
+  const patch = response.patch === undefined ? [] : (JSON.parse(Buffer.from(response.patch, 'base64').toString()) as Operation[]);
+  if (response.patch !== undefined) assert.equal(response.patchType, 'JSONPatch');
+  return { allowed: response.allowed, ...(response.status ? { status: response.status } : {}), pod: applyJsonPatch(request.object, patch) };
+}
+
+for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith('.review.json')).sort()) {
+  const name = file.replace('.review.json', '');
+  test(`golden AdmissionReview: ${name}`, () => {
+    const actual = outcome(requestOf(file));
+    const expectedFile = path.join(FIXTURES, `${name}.expected.json`);
+    if (UPDATE) writeFileSync(expectedFile, `${JSON.stringify(actual, null, 2)}\n`);
+    assert.deepEqual(actual, JSON.parse(readFileSync(expectedFile, 'utf8')));
+  });
+}
+
+test('golden: the no-volumes pod ends up with all three volumes and both containers', () => {
+  const { pod } = outcome(requestOf('no-volumes.review.json')) as { pod: { spec: { volumes: { name: string }[]; initContainers: { name: string }[] } } };
+  assert.deepEqual(pod.spec.volumes.map((v) => v.name), ['vault-courier-secrets', 'vault-courier-state', 'vault-courier-token']);
+  assert.deepEqual(pod.spec.initContainers.map((c) => c.name), ['vault-courier-init', 'vault-courier-sidecar']);
+});
+
+test('golden: the already-injected pod is allowed unchanged, with no patch', () => {
+  const { review, outcome: result, reason } = reviewAdmission(requestOf('already-injected.review.json'), FIXTURE_CONFIG);
+  assert.equal(result, 'skipped');
+  assert.equal(reason, 'already-injected');
+  assert.equal(review.response.patch, undefined);
+  assert.equal(review.response.allowed, true);
+});
+
+test('golden: the typo is refused naming each annotation and the fix', () => {
+  const { review } = reviewAdmission(requestOf('typo.review.json'), FIXTURE_CONFIG);
+  assert.equal(review.response.allowed, false);
+  const message = review.response.status?.message ?? '';
+  assert.match(message, /vault-courier\.io\/secert-db is not a vault-courier annotation; did you mean vault-courier\.io\/secret-db\?/);
+  assert.match(message, /vault-courier\.io\/mount-path must be an absolute path/);
+  assert.match(message, /"chekout" \(did you mean "checkout"\?\)/);
+});
+
+test('dry-run gets the same answer as a real review', () => {
+  const request = requestOf('dry-run.review.json');
+  assert.equal(request.dryRun, true);
+  const dry = reviewAdmission(request, FIXTURE_CONFIG).review.response;
+  const real = reviewAdmission({ ...request, dryRun: false }, FIXTURE_CONFIG).review.response;
+  assert.deepEqual(dry, real);
+  assert.ok(dry.patch);
+});
+
+test('envelope: anything but an admission.k8s.io/v1 AdmissionReview is refused with a reason', () => {
+  const cases: [unknown, RegExp][] = [
+    [null, /not a JSON object/],
+    [[], /not a JSON object/],
+    [{ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: { uid: 'u' } }, /expected an AdmissionReview of apiVersion admission\.k8s\.io\/v1, got kind "AdmissionReview" of apiVersion "admission\.k8s\.io\/v1beta1"/],
+    [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, /no request\.uid/],
+    [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: '' } }, /no request\.uid/],
+  ];
+  for (const [body, pattern] of cases) {
+    const parsed = parseAdmissionReview(body);
+    assert.ok(!parsed.ok);
+    assert.match(parsed.reason, pattern);
+  }
+});
+
+test('requests that are not a pod CREATE are allowed untouched', () => {
+  const request = requestOf('no-volumes.review.json');
+  for (const variant of [{ ...request, operation: 'UPDATE' }, { ...request, kind: { group: 'apps', version: 'v1', kind: 'Deployment' } }, { ...request, subResource: 'ephemeralcontainers' }, { ...request, object: null }]) {
+    const result = reviewAdmission(variant, FIXTURE_CONFIG);
+    assert.equal(result.outcome, 'ignored');
+    assert.deepEqual(result.review.response, { uid: request.uid, allowed: true });
+  }
+});

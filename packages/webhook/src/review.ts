@@ -1,0 +1,106 @@
+/**
+ * AdmissionReview v1 in, AdmissionReview v1 out. Pure: no I/O, no clock; the HTTP shell
+ * (app.ts) parses the body, calls `reviewAdmission`, logs and counts what it returns.
+ * Transport faults (not a review, not v1) are for the shell to answer with HTTP 400; a pod
+ * we refuse is an HTTP 200 with `allowed: false` and the message the user will read.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { formatAnnotationErrors, mountIntoLateContainers, mutatePod, shouldInject, toJsonPatch, type InjectionConfig, type SkipReason } from '@vault-courier/core';
+
+export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+
+export interface AdmissionRequest {
+  readonly uid: string;
+  readonly kind?: { readonly group?: string; readonly version?: string; readonly kind?: string };
+  readonly resource?: { readonly group?: string; readonly version?: string; readonly resource?: string };
+  readonly subResource?: string;
+  readonly namespace?: string;
+  readonly operation?: string;
+  readonly object?: unknown;
+  readonly dryRun?: boolean;
+}
+
+export interface AdmissionResponse {
+  readonly uid: string;
+  readonly allowed: boolean;
+  readonly patchType?: 'JSONPatch';
+  /** Base64 of the JSON patch. */
+  readonly patch?: string;
+  readonly status?: { readonly code: number; readonly reason?: string; readonly message: string };
+}
+
+export interface AdmissionReviewResponse {
+  readonly apiVersion: typeof ADMISSION_API_VERSION;
+  readonly kind: 'AdmissionReview';
+  readonly response: AdmissionResponse;
+}
+
+export type Outcome = 'injected' | 'skipped' | 'denied' | 'ignored' | 'error';
+
+export type ParsedReview = { readonly ok: true; readonly request: AdmissionRequest } | { readonly ok: false; readonly reason: string };
+
+export interface ReviewResult {
+  readonly outcome: Exclude<Outcome, 'error'>;
+  /** Why: a skip reason, 'invalid' for a refusal, or what was ignored. */
+  readonly reason: SkipReason | 'invalid' | 'not-a-pod-create' | 'injected' | 'late-containers';
+  readonly review: AdmissionReviewResponse;
+  /** Pod identity for the log line: name, or generateName followed by `*`. */
+  readonly pod: string;
+  readonly namespace: string;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Checks the envelope; a reason for the HTTP 400 otherwise. */
+export function parseAdmissionReview(body: unknown): ParsedReview {
+  if (!isRecord(body)) return { ok: false, reason: 'the body is not a JSON object (send an AdmissionReview with Content-Type: application/json)' };
+  if (body.apiVersion !== ADMISSION_API_VERSION || body.kind !== 'AdmissionReview') {
+    return { ok: false, reason: `expected an AdmissionReview of apiVersion ${ADMISSION_API_VERSION}, got kind ${JSON.stringify(body.kind)} of apiVersion ${JSON.stringify(body.apiVersion)} (set admissionReviewVersions: ["v1"])` };
+  }
+  const request = body.request;
+  if (!isRecord(request) || typeof request.uid !== 'string' || request.uid === '') return { ok: false, reason: 'the AdmissionReview has no request.uid' };
+  return { ok: true, request: request as unknown as AdmissionRequest };
+}
+
+function respond(response: AdmissionResponse): AdmissionReviewResponse {
+  return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}
+
+function podLabel(pod: V1Pod): string {
+  return pod.metadata?.name || (pod.metadata?.generateName ? `${pod.metadata.generateName}*` : '');
+}
+
+function isPodCreate(request: AdmissionRequest): boolean {
+  return request.kind?.kind === 'Pod' && (request.kind.group ?? '') === '' && request.operation === 'CREATE' && (request.subResource ?? '') === '';
+}
+
+/**
+ * Decides and builds the answer for one review. Dry-run requests get the same answer as
+ * real ones: the webhook has no side effects to skip.
+ */
+export function reviewAdmission(request: AdmissionRequest, config: InjectionConfig): ReviewResult {
+  const namespace = request.namespace ?? '';
+  if (!isPodCreate(request) || !isRecord(request.object)) {
+    return { outcome: 'ignored', reason: 'not-a-pod-create', review: respond({ uid: request.uid, allowed: true }), pod: '', namespace };
+  }
+  const pod = request.object as V1Pod;
+  const base = { pod: podLabel(pod), namespace };
+  const decision = shouldInject(pod, config);
+  if (!decision.inject) {
+    if (decision.reason === 'invalid') {
+      const message = formatAnnotationErrors(decision.errors);
+      return { ...base, outcome: 'denied', reason: 'invalid', review: respond({ uid: request.uid, allowed: false, status: { code: 400, reason: 'BadRequest', message } }) };
+    }
+    const completed = decision.reason === 'already-injected' ? mountIntoLateContainers(pod, config) : undefined;
+    if (completed !== undefined) return { ...base, outcome: 'injected', reason: 'late-containers', review: patched(request.uid, pod, completed) };
+    return { ...base, outcome: 'skipped', reason: decision.reason, review: respond({ uid: request.uid, allowed: true }) };
+  }
+  return { ...base, outcome: 'injected', reason: 'injected', review: patched(request.uid, pod, mutatePod(pod, decision.spec, config)) };
+}
+
+function patched(uid: string, original: V1Pod, mutated: V1Pod): AdmissionReviewResponse {
+  const patch = toJsonPatch(original, mutated);
+  return respond({ uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') });
+}

@@ -1,0 +1,223 @@
+/**
+ * The webhook called by the real kube-apiserver: registered with the document core
+ * builds (buildMutatingWebhookConfiguration) and its caBundle, then every behaviour a
+ * user sees through kubectl: stored mutated, untouched, refused with a message naming
+ * the annotation, ReplicaSet pods injected, reinvocation injected once, and the webhook
+ * down refusing only the pods that asked for secrets.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { AdmissionregistrationV1Api, ApiException, AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { startDevCluster, createNamespace, type DevCluster } from '@vault-courier/devcluster';
+import { buildMutatingWebhookConfiguration, createLogger, INIT_CONTAINER_NAME, parseConfig, SIDECAR_CONTAINER_NAME, WEBHOOK_NAME } from '@vault-courier/core';
+import { startWebhook, type RunningWebhook } from '@vault-courier/webhook/server';
+
+const OPTED_IN = 'shop';
+const PLAIN = 'plain';
+const SECRET = { 'vault-courier.io/secret-db': 'database/creds/shop' };
+
+function silentLogger() {
+  return createLogger({ name: 'webhook-it', level: 'warn', destination: new Writable({ write: (_c, _e, done) => done() }) });
+}
+
+function pod(name: string, annotations: Record<string, string> = {}, labels: Record<string, string> = {}): V1Pod {
+  return { metadata: { name, annotations, labels }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] } };
+}
+
+function initNames(p: V1Pod): string[] {
+  return (p.spec?.initContainers ?? []).map((c) => c.name);
+}
+
+/** The message the API server returns, as kubectl prints it. */
+function apiMessage(err: unknown): string {
+  assert.ok(err instanceof ApiException, `expected an API error, got ${String(err)}`);
+  try {
+    return (JSON.parse(String(err.body)) as { message: string }).message;
+  } catch {
+    return String(err.body);
+  }
+}
+
+async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** A second webhook that adds a container after ours ran, so the API server reinvokes ours. */
+async function startContainerAdder(cert: { certPem: string; keyPem: string }): Promise<{ server: Server; url: string }> {
+  const server = createServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const review = JSON.parse(Buffer.concat(chunks).toString()) as { request: { uid: string } };
+      const patch = [{ op: 'add', path: '/spec/containers/-', value: { name: 'added-later', image: 'registry.example/proxy:1' } }];
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') } }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+describe('webhook on the real API server', { timeout: 300_000 }, () => {
+  let cluster: DevCluster;
+  let webhook: RunningWebhook | undefined;
+  let adder: Server | undefined;
+  let core: CoreV1Api;
+
+  before(async () => {
+    cluster = await startDevCluster({ controllers: true });
+    core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+    const serving = await cluster.issueCertificate({ name: 'webhook', commonName: 'vault-courier-webhook', ipAddresses: ['127.0.0.1'], usage: 'server' });
+    const config = parseConfig({
+      VAULT_COURIER_LISTEN: '127.0.0.1:0',
+      VAULT_COURIER_METRICS_LISTEN: '127.0.0.1:0',
+      VAULT_COURIER_TLS_CERT: serving.certPath,
+      VAULT_COURIER_TLS_KEY: serving.keyPath,
+      VAULT_COURIER_VAULT_ADDR: 'https://127.0.0.1:8200',
+      VAULT_COURIER_DEFAULT_ROLE: 'shop',
+      VAULT_COURIER_INIT_IMAGE: 'vault-courier/init:test',
+      VAULT_COURIER_SIDECAR_IMAGE: 'vault-courier/sidecar:test',
+      VAULT_COURIER_SERVICE_URL: 'https://127.0.0.1:8443',
+      VAULT_COURIER_SERVICE_CACERT: cluster.caCertPath,
+    });
+    webhook = await startWebhook(config, silentLogger());
+    const caBundle = Buffer.from(cluster.caPem).toString('base64');
+    const admission = cluster.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+    await admission.createMutatingWebhookConfiguration({ body: buildMutatingWebhookConfiguration({ caBundle, url: webhook.url, namespace: 'vault-courier' }) });
+    const added = await startContainerAdder(serving);
+    adder = added.server;
+    // Named after ours: the API server calls configurations in name order, so this one
+    // modifies the pod after our webhook ran, which is what triggers a reinvocation.
+    await admission.createMutatingWebhookConfiguration({
+      body: {
+        metadata: { name: 'zz-test-container-adder' },
+        webhooks: [
+          {
+            name: 'adder.test.vault-courier.io',
+            admissionReviewVersions: ['v1'],
+            clientConfig: { url: `${added.url}/`, caBundle },
+            rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
+            objectSelector: { matchLabels: { 'test.vault-courier.io/add-container': 'true' } },
+            sideEffects: 'None',
+            failurePolicy: 'Fail',
+            reinvocationPolicy: 'Never',
+          },
+        ],
+      },
+    });
+    await createNamespace(cluster.kubeConfig, OPTED_IN, { 'vault-courier.io/inject': 'enabled' });
+    await createNamespace(cluster.kubeConfig, PLAIN);
+    // The API server picks up new webhook configurations asynchronously: wait until a
+    // dry-run create comes back injected.
+    await eventually('the webhook registration to take effect', async () => {
+      const probe = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('probe', SECRET), dryRun: 'All' });
+      return initNames(probe).includes(INIT_CONTAINER_NAME) ? true : undefined;
+    });
+  });
+
+  after(async () => {
+    await webhook?.close();
+    adder?.close();
+    await cluster?.stop();
+  });
+
+  test('a pod in an opted-in namespace is stored mutated', async () => {
+    const stored = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('injected', { ...SECRET, 'vault-courier.io/format-db': 'env' }) });
+    assert.deepEqual(initNames(stored), [INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME]);
+    assert.equal(stored.spec?.initContainers?.[1]?.restartPolicy, 'Always');
+    assert.deepEqual(stored.spec?.volumes?.map((v) => v.name).filter((n) => n.startsWith('vault-courier-')), ['vault-courier-secrets', 'vault-courier-state', 'vault-courier-token']);
+    assert.deepEqual({ ...stored.spec?.containers[0]?.volumeMounts?.find((m) => m.name === 'vault-courier-secrets') }, { name: 'vault-courier-secrets', mountPath: '/vault/secrets', readOnly: true });
+    assert.equal(stored.metadata?.annotations?.['vault-courier.io/status'], 'injected');
+    const read = await core.readNamespacedPod({ namespace: OPTED_IN, name: 'injected' });
+    assert.deepEqual(initNames(read), [INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME]);
+  });
+
+  test('a pod in an unlabelled namespace is stored untouched', async () => {
+    const stored = await core.createNamespacedPod({ namespace: PLAIN, body: pod('plain-ns', SECRET) });
+    assert.deepEqual(initNames(stored), []);
+    assert.equal(stored.metadata?.annotations?.['vault-courier.io/status'], undefined);
+  });
+
+  test('a pod without vault-courier annotations is stored untouched', async () => {
+    const stored = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('no-annotations', { 'example.com/other': 'x' }) });
+    assert.deepEqual(initNames(stored), []);
+    assert.equal(stored.spec?.volumes?.some((v) => v.name.startsWith('vault-courier-')) ?? false, false);
+  });
+
+  test('a pod with a typo or an invalid annotation is refused, naming the annotation', async (t) => {
+    const typo = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('typo', { 'vault-courier.io/secert-db': 'database/creds/shop' }) }).then(
+      () => assert.fail('the pod was admitted'),
+      (err: unknown) => err,
+    );
+    assert.equal((typo as ApiException<unknown>).code, 400);
+    const message = apiMessage(typo);
+    t.diagnostic(`typo refused: ${message}`);
+    assert.match(message, new RegExp(`admission webhook "${WEBHOOK_NAME}" denied the request`));
+    assert.match(message, /vault-courier\.io\/secert-db is not a vault-courier annotation; did you mean vault-courier\.io\/secret-db\?/);
+    const invalid = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('invalid', { ...SECRET, 'vault-courier.io/mount-path': 'relative/dir' }) }).then(
+      () => assert.fail('the pod was admitted'),
+      (err: unknown) => err,
+    );
+    assert.match(apiMessage(invalid), /vault-courier\.io\/mount-path must be an absolute path/);
+    await assert.rejects(core.readNamespacedPod({ namespace: OPTED_IN, name: 'typo' }), (err) => err instanceof ApiException && err.code === 404);
+  });
+
+  test("a Deployment's ReplicaSet creates injected pods", async () => {
+    const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
+    await apps.createNamespacedDeployment({
+      namespace: OPTED_IN,
+      body: {
+        metadata: { name: 'checkout' },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'checkout' } },
+          template: { metadata: { labels: { app: 'checkout' }, annotations: SECRET }, spec: { containers: [{ name: 'checkout', image: 'registry.example/checkout:1' }] } },
+        },
+      },
+    });
+    const pods = await eventually('2 ReplicaSet pods', async () => {
+      const list = await core.listNamespacedPod({ namespace: OPTED_IN, labelSelector: 'app=checkout' });
+      return list.items.length >= 2 ? list.items : undefined;
+    });
+    for (const p of pods) {
+      assert.equal(p.metadata?.ownerReferences?.[0]?.kind, 'ReplicaSet');
+      assert.deepEqual(initNames(p), [INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME]);
+      const env = Object.fromEntries((p.spec?.initContainers?.[0]?.env ?? []).map((e) => [e.name, e.value]));
+      assert.equal(env.VAULT_COURIER_OWNER_KIND, 'ReplicaSet');
+    }
+  });
+
+  test('a pod that went through reinvocation is injected once, and the later container gets the mount', async () => {
+    const before = await (await fetch(`${webhook!.metricsUrl}/metrics`)).text();
+    const stored = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('reinvoked', SECRET, { 'test.vault-courier.io/add-container': 'true' }) });
+    assert.deepEqual(initNames(stored), [INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME]);
+    assert.deepEqual(stored.spec?.containers.map((c) => c.name), ['app', 'added-later']);
+    assert.equal(stored.spec?.volumes?.filter((v) => v.name === 'vault-courier-secrets').length, 1);
+    assert.deepEqual(stored.spec?.containers[1]?.volumeMounts?.filter((m) => m.name === 'vault-courier-secrets').map((m) => ({ ...m })), [{ name: 'vault-courier-secrets', mountPath: '/vault/secrets', readOnly: true }]);
+    const after = await (await fetch(`${webhook!.metricsUrl}/metrics`)).text();
+    const reinvoked = (text: string) => Number(/vault_courier_admission_reviews_total\{outcome="injected",reason="late-containers"\} (\d+)/.exec(text)?.[1] ?? 0);
+    assert.equal(reinvoked(after) - reinvoked(before), 1, 'the API server did not reinvoke the webhook');
+  });
+
+  test('webhook stopped: pods asking for secrets are refused with a clear message; other pods are still created', async (t) => {
+    await webhook?.close();
+    webhook = undefined;
+    const refused = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('while-down', SECRET) }).then(
+      () => assert.fail('a pod asking for secrets was admitted without them'),
+      (err: unknown) => err,
+    );
+    t.diagnostic(`refused while down: ${apiMessage(refused)}`);
+    assert.match(apiMessage(refused), new RegExp(`failed calling webhook "${WEBHOOK_NAME}"`));
+    const other = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('unrelated-while-down') });
+    assert.equal(other.metadata?.name, 'unrelated-while-down');
+  });
+});
