@@ -1,0 +1,247 @@
+/**
+ * startDevCluster: the real parts on loopback, all state in one temp dir, one handle back.
+ * Start order: PKI, then etcd, PostgreSQL and Vault side by side, then the API server,
+ * then the controller manager and Vault's configuration side by side. stop() undoes it in
+ * reverse and is safe to call twice; the process-exit handlers in process.ts cover the
+ * rest (a test that throws, a Ctrl-C).
+ */
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dumpYaml, KubeConfig } from '@kubernetes/client-node';
+import { defaultBinaries, type Binaries } from './binaries.ts';
+import { startApiServer } from './apiserver.ts';
+import { startControllerManager } from './controller-manager.ts';
+import { startEtcd } from './etcd.ts';
+import type { TlsMaterial } from './http-probe.ts';
+import { bindClusterRole, createServiceAccount, registerNode, requestServiceAccountToken } from './kube.ts';
+import { createCertificateAuthority, createServiceAccountSigningKey, issueCertificate, type CertificateFiles, type CertificateRequest } from './pki.ts';
+import { startPostgres, type Postgres } from './postgres.ts';
+import { groupRssBytes, registerTempDir, unregisterTempDir, withPortRetry, type ManagedProcess } from './process.ts';
+import {
+  configureDatabase,
+  configureKubernetesAuth,
+  DATABASE_MOUNT,
+  KUBERNETES_AUTH_PATH,
+  KV_MOUNT,
+  startVaultServer,
+  vaultAdmin,
+  vaultClient,
+  type VaultAdmin,
+  type VaultServer,
+} from './vault.ts';
+
+export interface DevClusterOptions {
+  /** Vault dev server with kubernetes auth, KV v2 at `secret/` (and `database/` with postgres). Default false. */
+  readonly vault?: boolean;
+  /** PostgreSQL in the temp dir. Default false. */
+  readonly postgres?: boolean;
+  /** kube-controller-manager. Default true. */
+  readonly controllers?: boolean;
+  /** Override where binaries are found (tests of the missing-binary error). */
+  readonly binaries?: Partial<Binaries>;
+  /** Per component readiness timeout. Default 60 s (a loaded 2-core machine). */
+  readonly timeoutMs?: number;
+  /** Keep the temp dir (logs) after stop(), e.g. to read why something failed. */
+  readonly keepDir?: boolean;
+}
+
+export interface DevClusterVault extends VaultAdmin {
+  readonly addr: string;
+  readonly rootToken: string;
+  /** `auth/kubernetes` */
+  readonly authPath: string;
+  /** `secret` (KV v2) */
+  readonly kvMount: string;
+  /** `database` (only configured with postgres) */
+  readonly databaseMount: string;
+}
+
+export interface DevCluster {
+  readonly dir: string;
+  readonly kubeconfigPath: string;
+  /** Admin (system:masters) client configuration. */
+  readonly kubeConfig: KubeConfig;
+  readonly apiServerUrl: string;
+  /** The cluster CA: signs the API server's certificate and the admin's. */
+  readonly caPem: string;
+  readonly caCertPath: string;
+  /** `iss` of service-account tokens; its keys are at `${apiServerUrl}/openid/v1/jwks`. */
+  readonly serviceAccountIssuer: string;
+  /** CA and admin client certificate, for raw HTTPS calls to the API server. */
+  readonly adminTls: Required<TlsMaterial>;
+  readonly vault?: DevClusterVault;
+  readonly postgres?: Postgres;
+  /** Component name -> log file. */
+  readonly logs: Readonly<Record<string, string>>;
+  readonly processes: readonly ManagedProcess[];
+  /** Milliseconds from the call to ready. */
+  readonly startupMs: number;
+  /** Component -> milliseconds from the call until it was ready. */
+  readonly readyAfterMs: Readonly<Record<string, number>>;
+  /** A certificate signed by the cluster CA (e.g. a webhook's serving certificate). */
+  issueCertificate(request: CertificateRequest): Promise<CertificateFiles>;
+  /** Resident memory of every process of the set, children included, in bytes. */
+  memoryBytes(): number;
+  stop(): Promise<void>;
+}
+
+const REVIEWER_NAMESPACE = 'kube-system';
+const REVIEWER_SERVICE_ACCOUNT = 'vault-token-reviewer';
+const REVIEWER_TOKEN_SECONDS = 7 * 24 * 3600;
+
+function adminKubeConfig(apiServerUrl: string, ca: CertificateFiles, admin: CertificateFiles): KubeConfig {
+  const kc = new KubeConfig();
+  const b64 = (pem: string) => Buffer.from(pem).toString('base64');
+  kc.loadFromOptions({
+    clusters: [{ name: 'devcluster', server: apiServerUrl, caData: b64(ca.certPem), skipTLSVerify: false }],
+    users: [{ name: 'admin', certData: b64(admin.certPem), keyData: b64(admin.keyPem) }],
+    contexts: [{ name: 'devcluster', cluster: 'devcluster', user: 'admin' }],
+    currentContext: 'devcluster',
+  });
+  return kc;
+}
+
+/** Waits for every promise, then throws the first failure: nothing started is left untracked. */
+async function allOrFirstError<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+export async function startDevCluster(options: DevClusterOptions = {}): Promise<DevCluster> {
+  const began = Date.now();
+  const binaries = { ...defaultBinaries(), ...options.binaries };
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const dir = await mkdtemp(join(tmpdir(), 'vault-courier-devcluster-'));
+  // A kept dir is for reading logs after the fact: not even the exit handler removes it.
+  if (options.keepDir !== true) registerTempDir(dir);
+  // PostgreSQL runs as another user and must be able to reach its directory.
+  await chmod(dir, 0o711);
+  const pkiDir = join(dir, 'pki');
+  const logDir = join(dir, 'logs');
+  await Promise.all([mkdir(pkiDir, { mode: 0o700 }), mkdir(logDir)]);
+  const logs: Record<string, string> = {};
+  const logPath = (name: string) => (logs[name] = join(logDir, `${name}.log`));
+  const started: ManagedProcess[] = [];
+  const readyAfterMs: Record<string, number> = {};
+  const track = <T extends { process: ManagedProcess }>(component: T): T => {
+    started.push(component.process);
+    readyAfterMs[component.process.name] = Date.now() - began;
+    return component;
+  };
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const proc of [...started].reverse()) await proc.stop();
+      if (options.keepDir !== true) {
+        await rm(dir, { recursive: true, force: true });
+        unregisterTempDir(dir);
+      }
+    })());
+
+  try {
+    const ca = await createCertificateAuthority(pkiDir);
+    const [serving, admin, signingKey, etcd, postgres, vaultServer] = await allOrFirstError<
+      [CertificateFiles, CertificateFiles, Awaited<ReturnType<typeof createServiceAccountSigningKey>>, Awaited<ReturnType<typeof startEtcd>>, Postgres | undefined, VaultServer | undefined]
+    >([
+      issueCertificate(pkiDir, ca, { name: 'kube-apiserver', commonName: 'kube-apiserver', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost', 'kubernetes.default.svc'], usage: 'server' }),
+      issueCertificate(pkiDir, ca, { name: 'admin', commonName: 'vault-courier-admin', organization: 'system:masters', usage: 'client' }),
+      createServiceAccountSigningKey(pkiDir),
+      withPortRetry(() => startEtcd({ binary: binaries.etcd, dir, logPath: logPath('etcd'), timeoutMs })).then(track),
+      options.postgres === true ? startPostgres({ binDir: binaries.postgresBin, dir, logPath: logPath('postgres'), timeoutMs }).then(track) : Promise.resolve(undefined),
+      options.vault === true ? startVaultServer({ binary: binaries.vault, dir, logPath: logPath('vault'), timeoutMs }).then(track) : Promise.resolve(undefined),
+    ]);
+    const adminTls = { ca: ca.certPem, cert: admin.certPem, key: admin.keyPem };
+    const apiServer = track(
+      await withPortRetry(() =>
+        startApiServer({
+          binary: binaries.kubeApiserver,
+          dir,
+          logPath: logPath('kube-apiserver'),
+          etcdUrl: etcd.url,
+          adminTls,
+          timeoutMs,
+          files: {
+            caCertPath: ca.certPath,
+            servingCertPath: serving.certPath,
+            servingKeyPath: serving.keyPath,
+            serviceAccountPublicKeyPath: signingKey.publicKeyPath,
+            serviceAccountPrivateKeyPath: signingKey.privateKeyPath,
+          },
+        }),
+      ),
+    );
+    const kubeConfig = adminKubeConfig(apiServer.url, ca, admin);
+    const kubeconfigPath = join(dir, 'admin.kubeconfig');
+    await writeFile(kubeconfigPath, dumpYaml(JSON.parse(kubeConfig.exportConfig())), { mode: 0o600 });
+
+    const startControllers = async () => {
+      if (options.controllers === false) return;
+      const proc = await startControllerManager({
+        binary: binaries.kubeControllerManager,
+        logPath: logPath('kube-controller-manager'),
+        kubeconfigPath,
+        caCertPath: ca.certPath,
+        serviceAccountPrivateKeyPath: signingKey.privateKeyPath,
+        apiServerUrl: apiServer.url,
+        adminTls,
+        timeoutMs,
+      });
+      track({ process: proc });
+    };
+    const configureVault = async (): Promise<DevClusterVault | undefined> => {
+      if (vaultServer === undefined) return undefined;
+      await createServiceAccount(kubeConfig, REVIEWER_NAMESPACE, REVIEWER_SERVICE_ACCOUNT);
+      await bindClusterRole(kubeConfig, {
+        bindingName: `${REVIEWER_SERVICE_ACCOUNT}-auth-delegator`,
+        clusterRole: 'system:auth-delegator',
+        namespace: REVIEWER_NAMESPACE,
+        serviceAccount: REVIEWER_SERVICE_ACCOUNT,
+      });
+      const reviewerJwt = await requestServiceAccountToken(kubeConfig, {
+        namespace: REVIEWER_NAMESPACE,
+        serviceAccount: REVIEWER_SERVICE_ACCOUNT,
+        audiences: [apiServer.issuer],
+        expirationSeconds: REVIEWER_TOKEN_SECONDS,
+      });
+      const client = vaultClient(vaultServer.addr, vaultServer.rootToken);
+      await configureKubernetesAuth(client, { apiServerUrl: apiServer.url, caPem: ca.certPem, reviewerJwt, issuer: apiServer.issuer });
+      if (postgres !== undefined) await configureDatabase(client, postgres);
+      readyAfterMs['vault-configured'] = Date.now() - began;
+      return {
+        ...vaultAdmin(client),
+        addr: vaultServer.addr,
+        rootToken: vaultServer.rootToken,
+        authPath: KUBERNETES_AUTH_PATH,
+        kvMount: KV_MOUNT,
+        databaseMount: DATABASE_MOUNT,
+      };
+    };
+    const [, vault] = await allOrFirstError<[void, DevClusterVault | undefined, void]>([startControllers(), configureVault(), registerNode(kubeConfig)]);
+
+    return {
+      dir,
+      kubeconfigPath,
+      kubeConfig,
+      apiServerUrl: apiServer.url,
+      caPem: ca.certPem,
+      caCertPath: ca.certPath,
+      serviceAccountIssuer: apiServer.issuer,
+      adminTls,
+      vault,
+      postgres,
+      logs,
+      processes: started,
+      startupMs: Date.now() - began,
+      readyAfterMs,
+      issueCertificate: (request) => issueCertificate(pkiDir, ca, request),
+      memoryBytes: () => started.reduce((sum, proc) => sum + (proc.exitStatus() === undefined ? groupRssBytes(proc.pid) : 0), 0),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

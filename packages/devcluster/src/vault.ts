@@ -1,0 +1,182 @@
+/**
+ * A Vault dev server (in-memory, unsealed, root token chosen by us) configured the way
+ * vault-courier expects to find a production Vault/OpenBao: kubernetes auth that checks
+ * tokens with a real TokenReview against the dev cluster's API server, a KV v2 mount at
+ * `secret/`, and the database engine at `database/` connected to the PostgreSQL instance.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import nodeVault from 'node-vault';
+import { CourierError } from '@vault-courier/core';
+import { freePort } from './ports.ts';
+import { startProcess, waitUntilReady, withPortRetry, type ManagedProcess } from './process.ts';
+import type { Postgres } from './postgres.ts';
+
+export const KUBERNETES_AUTH_PATH = 'auth/kubernetes';
+export const KV_MOUNT = 'secret';
+export const DATABASE_MOUNT = 'database';
+/** The database connection name under `database/config/`. */
+export const DATABASE_CONNECTION = 'postgres';
+
+export interface VaultServer {
+  readonly addr: string;
+  readonly rootToken: string;
+  readonly process: ManagedProcess;
+}
+
+/** node-vault with every option set, so VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_SKIP_VERIFY and DEBUG change nothing. */
+export function vaultClient(addr: string, token: string): nodeVault.client {
+  const client = nodeVault({
+    apiVersion: 'v1',
+    endpoint: addr,
+    token,
+    pathPrefix: '',
+    // Explicit, or VAULT_SKIP_VERIFY (any value) would turn verification off.
+    requestOptions: { strictSSL: true },
+    debug: () => undefined,
+  });
+  // node-vault falls back to the environment for every empty option (an empty token,
+  // namespace or prefix): set them again after construction.
+  return Object.assign(client, { endpoint: addr, token: token === '' ? undefined : token, namespace: undefined, pathPrefix: '' });
+}
+
+export async function startVaultServer(options: { binary: string; dir: string; logPath: string; timeoutMs: number }): Promise<VaultServer> {
+  const rootToken = `root-${randomUUID()}`;
+  // The dev server writes its token helper file into $HOME: keep it in the temp dir.
+  const home = join(options.dir, 'vault-home');
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  return withPortRetry(async () => {
+    const port = await freePort();
+    const addr = `http://127.0.0.1:${port}`;
+    const proc = startProcess({
+      name: 'vault',
+      command: options.binary,
+      logPath: options.logPath,
+      env: { HOME: home, PATH: '/usr/bin:/bin' },
+      args: ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, '-log-level=warn'],
+    });
+    const client = vaultClient(addr, rootToken);
+    try {
+      await waitUntilReady(proc, async () => (await client.health()).initialized === true, options.timeoutMs);
+    } catch (err) {
+      await proc.stop();
+      throw err;
+    }
+    return { addr, rootToken, process: proc };
+  });
+}
+
+export interface VaultRole {
+  readonly name: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly policies: readonly string[];
+  /** Vault token TTL in seconds. */
+  readonly ttl: number;
+  /** The audience the token must carry; default `vault`. */
+  readonly audience?: string;
+}
+
+export interface DatabaseRole {
+  readonly name: string;
+  readonly ttlSeconds: number;
+  readonly maxTtlSeconds: number;
+}
+
+/** Root-token operations for tests and the demo. */
+export interface VaultAdmin {
+  readonly client: nodeVault.client;
+  /** A kubernetes-auth role bound to one namespace and service account. */
+  createVaultRole(role: VaultRole): Promise<void>;
+  /** Writes `data` as the new version of `secret/data/<path>` (KV v2). */
+  writeKv(path: string, data: Record<string, unknown>): Promise<void>;
+  /** A role under `database/roles/<name>` whose users live `ttlSeconds`. */
+  createDatabaseRole(role: DatabaseRole): Promise<void>;
+  writePolicy(name: string, hcl: string): Promise<void>;
+}
+
+async function vaultCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (cause) {
+    throw new CourierError('vault', `Vault refused to ${what}`, { cause });
+  }
+}
+
+/** Creation and revocation SQL: revocation also ends the user's open sessions. */
+export const DATABASE_CREATION_SQL = [
+  `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
+  `GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{{name}}";`,
+];
+export const DATABASE_REVOCATION_SQL = [
+  `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';`,
+  `REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA public FROM "{{name}}";`,
+  `DROP ROLE IF EXISTS "{{name}}";`,
+];
+
+export function vaultAdmin(client: nodeVault.client): VaultAdmin {
+  return {
+    client,
+    createVaultRole: (role) =>
+      vaultCall(`create kubernetes auth role ${role.name}`, () =>
+        client.write(`${KUBERNETES_AUTH_PATH}/role/${role.name}`, {
+          bound_service_account_names: [role.serviceAccount],
+          bound_service_account_namespaces: [role.namespace],
+          audience: role.audience ?? 'vault',
+          token_policies: [...role.policies],
+          token_ttl: role.ttl,
+          token_max_ttl: role.ttl,
+        }),
+      ).then(() => undefined),
+    writeKv: (path, data) => vaultCall(`write ${KV_MOUNT}/data/${path}`, () => client.write(`${KV_MOUNT}/data/${path}`, { data })).then(() => undefined),
+    createDatabaseRole: (role) =>
+      vaultCall(`create database role ${role.name}`, () =>
+        client.write(`${DATABASE_MOUNT}/roles/${role.name}`, {
+          db_name: DATABASE_CONNECTION,
+          creation_statements: DATABASE_CREATION_SQL,
+          revocation_statements: DATABASE_REVOCATION_SQL,
+          default_ttl: role.ttlSeconds,
+          max_ttl: role.maxTtlSeconds,
+        }),
+      ).then(() => undefined),
+    writePolicy: (name, hcl) => vaultCall(`write policy ${name}`, () => client.addPolicy({ name, rules: hcl })).then(() => undefined),
+  };
+}
+
+export interface VaultKubernetesSetup {
+  readonly apiServerUrl: string;
+  readonly caPem: string;
+  /** A long-lived token of a service account bound to system:auth-delegator. */
+  readonly reviewerJwt: string;
+  readonly issuer: string;
+}
+
+/** Kubernetes auth at `auth/kubernetes`; KV v2 at `secret/` comes with the dev server. */
+export async function configureKubernetesAuth(client: nodeVault.client, setup: VaultKubernetesSetup): Promise<void> {
+  await vaultCall('enable kubernetes auth', () => client.enableAuth({ mount_point: 'kubernetes', type: 'kubernetes', description: 'service-account tokens' }));
+  await vaultCall('configure kubernetes auth', () =>
+    client.write(`${KUBERNETES_AUTH_PATH}/config`, {
+      kubernetes_host: setup.apiServerUrl,
+      kubernetes_ca_cert: setup.caPem,
+      token_reviewer_jwt: setup.reviewerJwt,
+      issuer: setup.issuer,
+      // Vault runs outside any pod: it must not look for a pod's own token and CA.
+      disable_local_ca_jwt: true,
+    }),
+  );
+}
+
+export async function configureDatabase(client: nodeVault.client, postgres: Postgres): Promise<void> {
+  await vaultCall('enable the database engine', () => client.mount({ mount_point: DATABASE_MOUNT, type: 'database', description: 'PostgreSQL users' }));
+  await vaultCall('configure the PostgreSQL connection', () =>
+    client.write(`${DATABASE_MOUNT}/config/${DATABASE_CONNECTION}`, {
+      plugin_name: 'postgresql-database-plugin',
+      connection_url: `postgresql://{{username}}:{{password}}@${postgres.host}:${postgres.port}/postgres?sslmode=disable`,
+      username: postgres.superuser,
+      password: postgres.password,
+      allowed_roles: '*',
+      verify_connection: true,
+    }),
+  );
+}
