@@ -1,0 +1,183 @@
+/**
+ * The init container's configuration, parsed from the environment the webhook injected
+ * (INJECTED_ENV). Pure: main.ts passes process.env in. Every problem is reported at once,
+ * each naming its variable, so a broken webhook configuration is fixed in one round trip.
+ */
+import path from 'node:path';
+import { INJECTED_ENV } from './names.ts';
+import { isDnsLabel } from './annotations.ts';
+import type { SecretFormat, SecretSpec } from './spec.ts';
+
+export const DEFAULT_AUTH_PATH = 'auth/kubernetes';
+export const DEFAULT_INIT_DEADLINE_SECONDS = 120;
+
+export interface InitConfig {
+  /** Vault's base URL without a trailing slash. */
+  readonly vaultAddr: string;
+  /** PEM text of the CA bundle that signs Vault's certificate; undefined: the system roots. */
+  readonly vaultCaPem: string | undefined;
+  /** The auth method's mount, without slashes at either end, e.g. `auth/kubernetes`. */
+  readonly authPath: string;
+  readonly role: string;
+  readonly secrets: readonly SecretSpec[];
+  readonly secretsDir: string;
+  readonly stateDir: string;
+  readonly vaultJwtPath: string;
+  /** How long Vault may stay unreachable, sealed or failing before init gives up. */
+  readonly deadlineSeconds: number;
+  /** For log context only. */
+  readonly pod: { readonly name: string; readonly namespace: string; readonly uid: string };
+}
+
+export type InitEnv = Readonly<Record<string, string | undefined>>;
+export type InitConfigResult = { readonly config: InitConfig } | { readonly errors: readonly string[] };
+
+
+class Problems {
+  readonly list: string[] = [];
+  add(variable: string, problem: string): void {
+    this.list.push(`${variable}: ${problem}`);
+  }
+}
+
+function required(env: InitEnv, variable: string, problems: Problems): string {
+  const value = env[variable]?.trim() ?? '';
+  if (value === '') problems.add(variable, 'is required (the webhook sets it; re-create the pod through the webhook)');
+  return value;
+}
+
+function parseAddr(env: InitEnv, problems: Problems): string {
+  const variable = INJECTED_ENV.vaultAddr;
+  const value = required(env, variable, problems);
+  if (value === '') return value;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.add(variable, `${JSON.stringify(value)} is not a URL; expected e.g. https://vault.vault.svc:8200`);
+    return value;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') problems.add(variable, `must be an http:// or https:// URL, got ${url.protocol}`);
+  if (url.search !== '' || url.hash !== '') problems.add(variable, 'must not carry a query or a fragment');
+  return value.replace(/\/+$/, '');
+}
+
+function parseCaPem(env: InitEnv, problems: Problems): string | undefined {
+  const value = env[INJECTED_ENV.vaultCaPem];
+  if (value === undefined || value.trim() === '') return undefined;
+  if (!value.includes('-----BEGIN CERTIFICATE-----')) problems.add(INJECTED_ENV.vaultCaPem, 'must be PEM text with at least one -----BEGIN CERTIFICATE----- block');
+  return value;
+}
+
+function parseAuthPath(env: InitEnv, problems: Problems): string {
+  const raw = env[INJECTED_ENV.authPath]?.trim() || DEFAULT_AUTH_PATH;
+  const value = raw.replace(/^\/+|\/+$/g, '');
+  if (!/^auth\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(value)) {
+    problems.add(INJECTED_ENV.authPath, `${JSON.stringify(raw)} is not an auth mount path; expected e.g. ${DEFAULT_AUTH_PATH}`);
+  }
+  return value;
+}
+
+function parseDir(env: InitEnv, variable: string, problems: Problems): string {
+  const value = required(env, variable, problems);
+  if (value !== '' && !path.isAbsolute(value)) problems.add(variable, `must be an absolute path, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function parseDeadline(env: InitEnv, problems: Problems): number {
+  const variable = INJECTED_ENV.initDeadlineSeconds;
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_INIT_DEADLINE_SECONDS;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < 1 || value > 86_400) {
+    problems.add(variable, `must be a whole number of seconds between 1 and 86400, got ${JSON.stringify(raw)}`);
+    return DEFAULT_INIT_DEADLINE_SECONDS;
+  }
+  return value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseFormat(value: unknown, where: string, problems: Problems): SecretFormat | undefined {
+  const variable = INJECTED_ENV.secrets;
+  if (!isRecord(value)) {
+    problems.add(variable, `${where}.format must be an object like {"kind":"json"}`);
+    return undefined;
+  }
+  if (value.kind === 'json' || value.kind === 'env') return { kind: value.kind };
+  if (value.kind === 'key') {
+    if (typeof value.field === 'string' && value.field !== '') return { kind: 'key', field: value.field };
+    problems.add(variable, `${where}.format.field must be a non-empty string for kind "key"`);
+    return undefined;
+  }
+  problems.add(variable, `${where}.format.kind must be "json", "env" or "key", got ${JSON.stringify(value.kind)}`);
+  return undefined;
+}
+
+function parseSecret(value: unknown, index: number, problems: Problems): SecretSpec | undefined {
+  const variable = INJECTED_ENV.secrets;
+  const where = `[${index}]`;
+  if (!isRecord(value)) {
+    problems.add(variable, `${where} must be an object with name, path and format`);
+    return undefined;
+  }
+  const { name, path: vaultPath } = value;
+  const nameOk = typeof name === 'string' && isDnsLabel(name);
+  if (!nameOk) problems.add(variable, `${where}.name must be a DNS label (a file name: lowercase letters, digits, -), got ${JSON.stringify(name)}`);
+  const pathOk = typeof vaultPath === 'string' && vaultPath.replace(/^\/+|\/+$/g, '') !== '';
+  if (!pathOk) problems.add(variable, `${where}.path must be a non-empty Vault path, got ${JSON.stringify(vaultPath)}`);
+  const format = parseFormat(value.format, where, problems);
+  if (!nameOk || !pathOk || format === undefined) return undefined;
+  return { name: name as string, path: (vaultPath as string).replace(/^\/+|\/+$/g, ''), format };
+}
+
+function parseSecrets(env: InitEnv, problems: Problems): SecretSpec[] {
+  const variable = INJECTED_ENV.secrets;
+  const raw = required(env, variable, problems);
+  if (raw === '') return [];
+  let list: unknown;
+  try {
+    list = JSON.parse(raw);
+  } catch {
+    problems.add(variable, 'is not valid JSON (expected a JSON array of {name, path, format})');
+    return [];
+  }
+  if (!Array.isArray(list) || list.length === 0) {
+    problems.add(variable, 'must be a non-empty JSON array of {name, path, format}');
+    return [];
+  }
+  const secrets = list.map((item, i) => parseSecret(item, i, problems)).filter((s): s is SecretSpec => s !== undefined);
+  const seen = new Set<string>();
+  for (const s of secrets) {
+    if (seen.has(s.name)) problems.add(variable, `secret name ${JSON.stringify(s.name)} appears twice; each is a file name`);
+    seen.add(s.name);
+  }
+  return secrets;
+}
+
+export function parseInitConfig(env: InitEnv): InitConfigResult {
+  const problems = new Problems();
+  const config: InitConfig = {
+    vaultAddr: parseAddr(env, problems),
+    vaultCaPem: parseCaPem(env, problems),
+    authPath: parseAuthPath(env, problems),
+    role: required(env, INJECTED_ENV.role, problems),
+    secrets: parseSecrets(env, problems),
+    secretsDir: parseDir(env, INJECTED_ENV.secretsDir, problems),
+    stateDir: parseDir(env, INJECTED_ENV.stateDir, problems),
+    vaultJwtPath: parseDir(env, INJECTED_ENV.vaultJwtPath, problems),
+    deadlineSeconds: parseDeadline(env, problems),
+    pod: {
+      name: env[INJECTED_ENV.podName] ?? '',
+      namespace: env[INJECTED_ENV.podNamespace] ?? '',
+      uid: env[INJECTED_ENV.podUid] ?? '',
+    },
+  };
+  if (problems.list.length > 0) return { errors: problems.list };
+  if (config.secretsDir === config.stateDir) {
+    return { errors: [`${INJECTED_ENV.stateDir}: must differ from ${INJECTED_ENV.secretsDir}; the Vault token must never be in the volume applications mount`] };
+  }
+  return { config: Object.freeze(config) };
+}

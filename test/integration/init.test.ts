@@ -1,0 +1,341 @@
+/**
+ * The init container as the kubelet runs it (a process with the injected environment),
+ * against the dev cluster's real Vault, kubernetes auth doing a real TokenReview against
+ * the real API server, and the real PostgreSQL behind Vault's database engine. A temp dir
+ * stands for each volume. The destructive cases (PostgreSQL down, Vault sealed, Vault
+ * stopped) run last, in that order.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createNamespace, createServiceAccount, requestServiceAccountToken, startDevCluster, type DevCluster, type DevClusterVault } from '@vault-courier/devcluster';
+import { defaultBinaries } from '@vault-courier/devcluster/binaries';
+import { parseManifest, type SecretSpec } from '@vault-courier/core';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const MAIN = path.join(ROOT, 'packages/init/src/main.ts');
+const NAMESPACE = 'shop';
+const SERVICE_ACCOUNT = 'web';
+const ROLE = 'web';
+/** Planted in a secret: must never appear in the init container's output or errors. */
+const CANARY = 'canary-init-9f27c1-never-printed';
+const HOSTILE_ENV_TOKEN = 'canary-env-vault-token-31b0';
+
+const APP_VALUES = {
+  PASSWORD: CANARY,
+  GREETING: `it's a "quoted" $HOME \`x\` \\ value`,
+  MULTILINE: 'line one\nline two\n\n  indented\n',
+  UNICODE: 'naïve café 🔐 日本',
+  SPACES: '  padded  ',
+};
+
+let cluster: DevCluster;
+let vault: DevClusterVault;
+let work = '';
+let jwtPath = '';
+
+interface RunResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+  readonly secretsDir: string;
+  readonly stateDir: string;
+  readonly lines: Array<Record<string, unknown>>;
+}
+
+let runCount = 0;
+const outputs: string[] = [];
+
+/** Runs the init container's entry point with the environment the webhook injects. */
+async function runInit(secrets: readonly SecretSpec[], overrides: Record<string, string> = {}): Promise<RunResult> {
+  const runDir = path.join(work, `run-${++runCount}`);
+  const secretsDir = path.join(runDir, 'secrets');
+  const stateDir = path.join(runDir, 'state');
+  mkdirSync(secretsDir, { recursive: true });
+  mkdirSync(stateDir, { recursive: true });
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    // What node-vault and its HTTP stack would read on their own: none of it may matter.
+    VAULT_ADDR: 'http://127.0.0.1:1',
+    VAULT_TOKEN: HOSTILE_ENV_TOKEN,
+    VAULT_NAMESPACE: 'hostile',
+    VAULT_SKIP_VERIFY: 'true',
+    DEBUG: '*',
+    VAULT_COURIER_VAULT_ADDR: vault.addr,
+    VAULT_COURIER_AUTH_PATH: vault.authPath,
+    VAULT_COURIER_ROLE: ROLE,
+    VAULT_COURIER_SECRETS: JSON.stringify(secrets),
+    VAULT_COURIER_SECRETS_DIR: secretsDir,
+    VAULT_COURIER_STATE_DIR: stateDir,
+    VAULT_COURIER_VAULT_JWT_PATH: jwtPath,
+    VAULT_COURIER_POD_NAME: 'web-0',
+    VAULT_COURIER_POD_NAMESPACE: NAMESPACE,
+    VAULT_COURIER_POD_UID: 'uid-0',
+    ...overrides,
+  };
+  const started = performance.now();
+  const child = spawn(process.execPath, [MAIN], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  outputs.push(stdout, stderr);
+  const lines = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { code, stdout, stderr, ms: performance.now() - started, secretsDir, stateDir, lines };
+}
+
+function lastMessage(r: RunResult): string {
+  return String(r.lines.at(-1)?.msg ?? `(no log line; stderr: ${r.stderr})`);
+}
+
+function assertNothingWritten(r: RunResult): void {
+  assert.deepEqual(readdirSync(r.secretsDir), [], 'a secret file was left behind');
+  assert.deepEqual(readdirSync(r.stateDir), [], 'a state file was left behind');
+}
+
+function assertNoCredentialPrinted(r: RunResult): void {
+  for (const secret of [CANARY, HOSTILE_ENV_TOKEN]) {
+    assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), `${secret} was printed`);
+  }
+  // Vault >= 1.10 service tokens all start with hvs.
+  assert.ok(!/hvs\.[A-Za-z0-9_-]{20}/.test(r.stdout + r.stderr), 'a Vault token was printed');
+  assert.ok(!r.stdout.includes(readFileSync(jwtPath, 'utf8').trim()), 'the JWT was printed');
+}
+
+/** The users Vault's database engine created (their names start with v-). */
+async function databaseUsers(): Promise<string[]> {
+  assert.ok(cluster.postgres);
+  const client = new pg.Client({ connectionString: cluster.postgres.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' ORDER BY rolname");
+    return rows.map((r) => r.rolname);
+  } finally {
+    await client.end();
+  }
+}
+
+const KV: SecretSpec = { name: 'app', path: 'secret/data/app', format: { kind: 'env' } };
+const KV_JSON: SecretSpec = { name: 'app-json', path: 'secret/data/app', format: { kind: 'json' } };
+const KV1: SecretSpec = { name: 'legacy', path: 'kv1/legacy', format: { kind: 'key', field: 'api_key' } };
+const DB: SecretSpec = { name: 'db', path: 'database/creds/web', format: { kind: 'json' } };
+
+before(async () => {
+  cluster = await startDevCluster({ vault: true, postgres: true });
+  assert.ok(cluster.vault);
+  vault = cluster.vault;
+  work = mkdtempSync(path.join(tmpdir(), 'init-it-'));
+  await createNamespace(cluster.kubeConfig, NAMESPACE);
+  await createServiceAccount(cluster.kubeConfig, NAMESPACE, SERVICE_ACCOUNT);
+  jwtPath = path.join(work, 'vault-jwt');
+  writeFileSync(jwtPath, await requestServiceAccountToken(cluster.kubeConfig, { namespace: NAMESPACE, serviceAccount: SERVICE_ACCOUNT, audiences: ['vault'], expirationSeconds: 3600 }), { mode: 0o400 });
+
+  await vault.writePolicy(
+    ROLE,
+    ['secret/data/*', 'kv1/*', 'database/creds/web'].map((p) => `path "${p}" { capabilities = ["read"] }`).join('\n'),
+  );
+  await vault.createVaultRole({ name: ROLE, namespace: NAMESPACE, serviceAccount: SERVICE_ACCOUNT, policies: [ROLE], ttl: 900 });
+  await vault.writeKv('app', APP_VALUES);
+  await Promise.all(Array.from({ length: 10 }, (_, i) => vault.writeKv(`many/s${i}`, { index: String(i), value: `v${i}` })));
+  await vault.client.mount({ mount_point: 'kv1', type: 'kv', options: { version: '1' } });
+  await vault.client.write('kv1/legacy', { api_key: 'k-123', other: CANARY });
+  await vault.createDatabaseRole({ name: 'web', ttlSeconds: 300, maxTtlSeconds: 600 });
+});
+
+after(async () => {
+  await cluster?.stop();
+  if (work !== '') rmSync(work, { recursive: true, force: true });
+});
+
+test('KV v2, KV v1 and a database secret are delivered, with the token and the lease manifest', async () => {
+  const r = await runInit([KV, KV_JSON, KV1, DB]);
+  assert.equal(r.code, 0, `${lastMessage(r)}\n${r.stderr}`);
+  assert.deepEqual(readdirSync(r.secretsDir).sort(), ['app', 'app-json', 'db', 'legacy']);
+  for (const name of readdirSync(r.secretsDir)) assert.equal(statSync(path.join(r.secretsDir, name)).mode & 0o777, 0o440, name);
+  for (const name of ['vault-token', 'leases.json']) assert.equal(statSync(path.join(r.stateDir, name)).mode & 0o777, 0o400, name);
+
+  assert.deepEqual(JSON.parse(readFileSync(path.join(r.secretsDir, 'app-json'), 'utf8')), APP_VALUES);
+  assert.equal(readFileSync(path.join(r.secretsDir, 'legacy'), 'utf8'), 'k-123');
+
+  const manifest = parseManifest(readFileSync(path.join(r.stateDir, 'leases.json'), 'utf8'));
+  assert.equal(manifest.token.ttlSeconds, 900);
+  assert.equal(manifest.token.renewable, true);
+  assert.notEqual(manifest.token.accessor, '');
+  const byName = Object.fromEntries(manifest.secrets.map((s) => [s.name, s]));
+  assert.equal(byName.app?.leaseDurationSeconds, 0);
+  assert.equal(byName.legacy?.leaseDurationSeconds, 0, 'KV v1 has no lease, whatever its lease_duration hint');
+  assert.equal(byName.db?.leaseDurationSeconds, 300);
+  assert.equal(byName.db?.renewable, true);
+  assert.match(byName.db?.leaseId ?? '', /^database\/creds\/web\//);
+
+  // The token written is the one Vault issued for this pod's service account.
+  const token = readFileSync(path.join(r.stateDir, 'vault-token'), 'utf8');
+  const self = (await vault.client.read('auth/token/lookup-self', { headers: { 'X-Vault-Token': token } })) as { data: { meta: Record<string, string>; accessor: string } };
+  assert.equal(self.data.meta.service_account_name, SERVICE_ACCOUNT);
+  assert.equal(self.data.accessor, manifest.token.accessor);
+
+  // One log line per secret: name, path, lease duration; never a value.
+  const delivered = r.lines.filter((l) => l.msg === 'secret delivered').map((l) => [l.secretName, l.path, l.leaseDurationSeconds]);
+  assert.deepEqual(delivered.sort(), [['app', 'secret/data/app', 0], ['app-json', 'secret/data/app', 0], ['db', 'database/creds/web', 300], ['legacy', 'kv1/legacy', 0]].sort());
+  assertNoCredentialPrinted(r);
+  assert.ok(!r.stdout.includes(token), 'the Vault token was printed');
+  assert.equal(r.stderr, '', 'DEBUG=* printed something');
+});
+
+test('the database user Vault issued connects to the real PostgreSQL', async () => {
+  const r = await runInit([DB]);
+  assert.equal(r.code, 0, lastMessage(r));
+  const creds = JSON.parse(readFileSync(path.join(r.secretsDir, 'db'), 'utf8')) as { username: string; password: string };
+  assert.ok(cluster.postgres);
+  const client = new pg.Client({ host: cluster.postgres.host, port: cluster.postgres.port, user: creds.username, password: creds.password, database: 'postgres' });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ user: string }>('SELECT current_user AS user');
+    assert.equal(rows[0]?.user, creds.username);
+  } finally {
+    await client.end();
+  }
+});
+
+test('the env file, sourced by a real sh with set -a, reproduces every value', async () => {
+  const r = await runInit([KV]);
+  assert.equal(r.code, 0, lastMessage(r));
+  const names = Object.keys(APP_VALUES);
+  const script = `set -a; . "$1"; printf '%s\\0' ${names.map((n) => `"$${n}"`).join(' ')}`;
+  const out = execFileSync('/bin/sh', ['-c', script, 'sh', path.join(r.secretsDir, 'app')], { env: { PATH: '/usr/bin:/bin' } }).toString('utf8');
+  const values = out.split('\0');
+  assert.deepEqual(Object.fromEntries(names.map((n, i) => [n, values[i]])), APP_VALUES);
+});
+
+test('10 secrets are fetched in parallel and all delivered', async () => {
+  const many = Array.from({ length: 10 }, (_, i): SecretSpec => ({ name: `s${i}`, path: `secret/data/many/s${i}`, format: { kind: 'key', field: 'value' } }));
+  const r = await runInit(many);
+  assert.equal(r.code, 0, lastMessage(r));
+  assert.equal(readdirSync(r.secretsDir).length, 10);
+  for (let i = 0; i < 10; i++) assert.equal(readFileSync(path.join(r.secretsDir, `s${i}`), 'utf8'), `v${i}`);
+  assert.equal(parseManifest(readFileSync(path.join(r.stateDir, 'leases.json'), 'utf8')).secrets.length, 10);
+});
+
+test('a wrong role fails at once, naming vault-courier.io/role, and writes nothing', async (t) => {
+  const r = await runInit([KV], { VAULT_COURIER_ROLE: 'no-such-role' });
+  t.diagnostic(lastMessage(r));
+  assert.equal(r.code, 1);
+  assert.match(lastMessage(r), /^vault-courier\.io\/role: Vault has no role "no-such-role" at auth\/kubernetes/);
+  assert.equal(r.lines.filter((l) => l.msg === 'Vault not ready; retrying').length, 0);
+  assertNothingWritten(r);
+  assertNoCredentialPrinted(r);
+});
+
+test('a path that does not exist fails at once, naming the annotation and the path, and writes nothing', async (t) => {
+  const r = await runInit([KV, { name: 'gone', path: 'secret/data/does-not-exist', format: { kind: 'json' } }]);
+  t.diagnostic(lastMessage(r));
+  assert.equal(r.code, 1);
+  assert.match(lastMessage(r), /^vault-courier\.io\/secret-gone: nothing at secret\/data\/does-not-exist/);
+  assertNothingWritten(r);
+  assertNoCredentialPrinted(r);
+});
+
+test('a path the role may not read fails at once with permission denied, and its dynamic credentials are revoked', async (t) => {
+  const usersBefore = await databaseUsers();
+  const r = await runInit([DB, { name: 'admin', path: 'database/creds/admin', format: { kind: 'json' } }]);
+  t.diagnostic(lastMessage(r));
+  assert.equal(r.code, 1);
+  assert.match(lastMessage(r), /^vault-courier\.io\/secret-admin: permission denied reading database\/creds\/admin/);
+  assertNothingWritten(r);
+  assert.ok(r.lines.some((l) => l.msg === 'revoked the Vault token of this failed attempt'));
+  // Revoking the token revokes its child lease (Vault does it in the background): the
+  // PostgreSQL user created for db is dropped.
+  let users = await databaseUsers();
+  for (let i = 0; i < 50 && users.length !== usersBefore.length; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    users = await databaseUsers();
+  }
+  assert.deepEqual(users, usersBefore);
+});
+
+test('a missing field in the canary secret names the fields, never their values', async (t) => {
+  const r = await runInit([{ name: 'app', path: 'secret/data/app', format: { kind: 'key', field: 'PASSWD' } }]);
+  t.diagnostic(lastMessage(r));
+  assert.equal(r.code, 1);
+  assert.match(lastMessage(r), /^vault-courier\.io\/format-app: field "PASSWD" is not in the secret at secret\/data\/app; fields present: "GREETING", "MULTILINE", "PASSWORD", "SPACES", "UNICODE"$/);
+  assertNothingWritten(r);
+  assertNoCredentialPrinted(r);
+});
+
+test('an invalid environment names every variable at fault and exits 2', async () => {
+  const r = await runInit([KV], { VAULT_COURIER_VAULT_ADDR: 'not a url', VAULT_COURIER_SECRETS: '[{"name":"Bad"}]', VAULT_COURIER_INIT_DEADLINE_SECONDS: 'soon' });
+  assert.equal(r.code, 2);
+  const msg = lastMessage(r);
+  for (const v of ['VAULT_COURIER_VAULT_ADDR', 'VAULT_COURIER_SECRETS', 'VAULT_COURIER_INIT_DEADLINE_SECONDS']) assert.ok(msg.includes(`${v}: `), msg);
+});
+
+test('PostgreSQL down: the database secret is retried until the deadline, then a clear error', async (t) => {
+  assert.ok(cluster.postgres);
+  await cluster.postgres.process.stop();
+  const r = await runInit([KV, DB], { VAULT_COURIER_INIT_DEADLINE_SECONDS: '4' });
+  t.diagnostic(lastMessage(r));
+  assert.equal(r.code, 1);
+  assert.match(lastMessage(r), /^Vault at http:\/\/127\.0\.0\.1:\d+ answered 5\d\d: .* while reading database\/creds\/web for vault-courier\.io\/secret-db \(gave up after \d+ attempts in [45]s; VAULT_COURIER_INIT_DEADLINE_SECONDS/);
+  assert.ok(r.lines.filter((l) => l.msg === 'Vault not ready; retrying').length >= 2);
+  assert.ok(r.ms >= 3500 && r.ms < 15_000, `took ${Math.round(r.ms)} ms`);
+  assertNothingWritten(r);
+  assertNoCredentialPrinted(r);
+});
+
+/** The vault CLI, as an operator runs it, with the root token. */
+function vaultCli(...args: string[]): void {
+  execFileSync(defaultBinaries().vault, args, { env: { VAULT_ADDR: vault.addr, VAULT_TOKEN: vault.rootToken, PATH: '/usr/bin:/bin', HOME: work, GODEBUG: 'x509negativeserial=1' }, stdio: 'ignore' });
+}
+
+test('Vault sealed, then unsealed while init retries: the secrets are delivered', async () => {
+  const logPath = cluster.logs.vault;
+  assert.ok(logPath !== undefined);
+  // The dev server prints its unseal key at start.
+  const unsealKey = /Unseal Key: (\S+)/.exec(readFileSync(logPath, 'utf8'))?.[1];
+  assert.ok(unsealKey !== undefined, 'no unseal key in the dev server log');
+  vaultCli('operator', 'seal');
+  const running = runInit([KV], { VAULT_COURIER_INIT_DEADLINE_SECONDS: '60' });
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  vaultCli('operator', 'unseal', unsealKey);
+  const r = await running;
+  assert.equal(r.code, 0, lastMessage(r));
+  assert.ok(r.lines.some((l) => l.msg === 'Vault not ready; retrying' && String(l.reason).includes('is sealed (503)')));
+  assert.deepEqual(readdirSync(r.secretsDir), ['app']);
+  assertNoCredentialPrinted(r);
+});
+
+test('Vault sealed: login is retried until the deadline, then a clear error', async (t) => {
+  vaultCli('operator', 'seal');
+  const r = await runInit([KV], { VAULT_COURIER_INIT_DEADLINE_SECONDS: '3' });
+  t.diagnostic(lastMessage(r));
+  assert.equal(r.code, 1);
+  assert.match(lastMessage(r), /^Vault at http:\/\/127\.0\.0\.1:\d+ is sealed \(503\) while logging in at auth\/kubernetes as role "web"; unseal it \(gave up after \d+ attempts in 3s; VAULT_COURIER_INIT_DEADLINE_SECONDS sets how long to retry\)$/);
+  assert.ok(r.lines.filter((l) => l.msg === 'Vault not ready; retrying').length >= 2);
+  assertNothingWritten(r);
+});
+
+test('Vault stopped: login is retried until the deadline, then a clear error', async (t) => {
+  const proc = cluster.processes.find((p) => p.name === 'vault');
+  assert.ok(proc);
+  await proc.stop();
+  const r = await runInit([KV], { VAULT_COURIER_INIT_DEADLINE_SECONDS: '3' });
+  t.diagnostic(lastMessage(r));
+  assert.equal(r.code, 1);
+  assert.match(lastMessage(r), /^Vault at http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\) while logging in at auth\/kubernetes as role "web" \(gave up after \d+ attempts in 3s; /);
+  assert.ok(r.ms >= 2500 && r.ms < 10_000, `took ${Math.round(r.ms)} ms`);
+  assertNothingWritten(r);
+});
+
+test('the canary never appeared in any run', () => {
+  assert.ok(outputs.length > 0);
+  for (const out of outputs) assert.ok(!out.includes(CANARY), 'canary printed');
+});
