@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadYaml } from '@kubernetes/client-node';
+import { EVICT_RBAC_RULES } from './evict/rbac.ts';
 import { buildMutatingWebhookConfiguration, CONFIG_ENV, DEFAULT_FAILURE_POLICY, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, DEFAULT_TIMEOUT_SECONDS } from '@vault-courier/core';
 
 const CHART = path.resolve(import.meta.dirname, '../../../charts/vault-courier');
@@ -94,4 +95,12 @@ test('the MutatingWebhookConfiguration template renders the document core builds
   const fromChart = loadYaml<{ webhooks: unknown[] }>(rendered).webhooks;
   const built = buildMutatingWebhookConfiguration({ caBundle: 'Q0E=', namespace: 'vault-courier', service: { name: 'vault-courier', namespace: 'vault-courier' } });
   assert.deepEqual(fromChart, JSON.parse(JSON.stringify(built.webhooks)));
+});
+
+test('the ClusterRole grants exactly the rules the eviction endpoint needs', () => {
+  const documents = read('templates/webhook-rbac.yaml').split(/^---$/m);
+  const clusterRole = documents.find((doc) => /^kind: ClusterRole$/m.test(doc));
+  assert.ok(clusterRole, 'webhook-rbac.yaml has no ClusterRole');
+  const rules = loadYaml<unknown[]>(clusterRole.slice(clusterRole.indexOf('rules:') + 'rules:'.length));
+  assert.deepEqual(rules, JSON.parse(JSON.stringify(EVICT_RBAC_RULES)));
 });

@@ -1,0 +1,79 @@
+/**
+ * One JSON request over node:http(s), for the sidecar's only two peers (Vault and the
+ * eviction endpoint). Not fetch (undici costs ~10 MB of memory in every pod) and not
+ * node-vault (axios and its helpers cost ~20 MB RSS, measured): three Vault calls and
+ * one POST do not need them. Never reads the environment (no proxy, no VAULT_*), always
+ * verifies TLS, bounds the answer's size and the wait.
+ */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+export interface JsonRequest {
+  readonly url: URL;
+  readonly method: 'GET' | 'POST';
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: unknown;
+  /** PEM of the CA for https; Node's bundled roots when absent. */
+  readonly caPem: string | undefined;
+  readonly timeoutMs: number;
+}
+
+export interface JsonAnswer {
+  readonly status: number;
+  /** The parsed body, or undefined when it was empty or not JSON. */
+  readonly body: unknown;
+}
+
+/** The request got no HTTP answer; only the socket error code is kept. */
+export class NoAnswerError extends Error {
+  readonly code: string;
+  constructor(code: string) {
+    super(`no answer (${code})`);
+    this.name = 'NoAnswerError';
+    this.code = code;
+  }
+}
+
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+export function requestJson(req: JsonRequest): Promise<JsonAnswer> {
+  return new Promise((resolve, reject) => {
+    const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+    const https = req.url.protocol === 'https:';
+    const send = https ? httpsRequest : httpRequest;
+    const outgoing = send(
+      req.url,
+      {
+        method: req.method,
+        agent: false,
+        headers: { ...req.headers, accept: 'application/json', ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}) },
+        timeout: req.timeoutMs,
+        ...(https ? { rejectUnauthorized: true, ...(req.caPem === undefined ? {} : { ca: req.caPem }) } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= MAX_ANSWER_BYTES) chunks.push(chunk);
+        });
+        res.on('end', () => {
+          let body: unknown;
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            body = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+        res.on('error', (err: NodeJS.ErrnoException) => reject(new NoAnswerError(err.code ?? 'ECONNRESET')));
+      },
+    );
+    // A whole-request bound, not only socket idleness: a peer that trickles is no answer either.
+    const timer = setTimeout(() => outgoing.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), req.timeoutMs);
+    outgoing.on('close', () => clearTimeout(timer));
+    outgoing.on('timeout', () => outgoing.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    outgoing.on('error', (err: NodeJS.ErrnoException) => reject(new NoAnswerError(err.code ?? 'EUNKNOWN')));
+    outgoing.end(payload);
+  });
+}

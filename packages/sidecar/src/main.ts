@@ -1,0 +1,49 @@
+/**
+ * The sidecar binary: the only file that reads the environment, the state volume and
+ * signals. Everything it decides lives in sidecar.ts (and core's deadline()).
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+// Subpath imports: the core index would pull the webhook's dependencies into this bundle.
+import { createLogger } from '@vault-courier/core/logger';
+import { parseManifest } from '@vault-courier/core/manifest';
+import { MANIFEST_FILE, SIDECAR_CONTAINER_NAME, VAULT_TOKEN_FILE } from '@vault-courier/core/names';
+import { parseSidecarConfig, rotationMode } from './config.ts';
+import { createEndpointClient } from './endpoint.ts';
+import { createSidecar } from './sidecar.ts';
+import { createVaultToken } from './vault-token.ts';
+
+const log = createLogger({ name: SIDECAR_CONTAINER_NAME, level: process.env.VAULT_COURIER_LOG_LEVEL ?? 'info' });
+
+async function main(): Promise<void> {
+  const config = parseSidecarConfig(process.env);
+  const [manifestText, vaultTokenText] = await Promise.all([readFile(join(config.stateDir, MANIFEST_FILE), 'utf8'), readFile(join(config.stateDir, VAULT_TOKEN_FILE), 'utf8')]);
+  const manifest = parseManifest(manifestText);
+  const sidecar = createSidecar({
+    manifest,
+    pod: { uid: config.podUid, terminationGracePeriodSeconds: config.gracePeriodSeconds },
+    mode: rotationMode(config),
+    vault: createVaultToken({ addr: config.vaultAddr, caPem: config.vaultCaPem, token: vaultTokenText.trim(), requestTimeoutMs: 5000 }),
+    // Generous: the API server retries a uid-precondition conflict for ~10 s before it answers 409.
+    post: createEndpointClient({ baseUrl: config.serviceUrl, caPem: config.serviceCaPem, timeoutMs: 30_000 }),
+    readEvictJwt: async () => (await readFile(config.evictJwtPath, 'utf8')).trim(),
+    logger: log.child({ namespace: config.podNamespace, pod: config.podName, uid: config.podUid }),
+    exit: (code) => process.exit(code),
+  });
+
+  let terminating = false;
+  const terminate = (signal: string) => {
+    if (terminating) return;
+    terminating = true;
+    log.info({ signal }, 'terminating: revoking the Vault token');
+    void sidecar.shutdown().finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => terminate('SIGTERM'));
+  process.on('SIGINT', () => terminate('SIGINT'));
+  await sidecar.start();
+}
+
+main().catch((err: unknown) => {
+  log.fatal({ err }, 'sidecar failed to start');
+  process.exit(1);
+});

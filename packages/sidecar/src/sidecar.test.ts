@@ -1,0 +1,277 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { createLogger, MANIFEST_VERSION, type LeaseManifest, type SecretLease } from '@vault-courier/core';
+import { createSidecar, type Clock, type SidecarDeps } from './sidecar.ts';
+import type { EndpointAnswer } from './endpoint.ts';
+import type { RenewResult, TokenInfo, VaultToken } from './vault-token.ts';
+import { CourierError } from '@vault-courier/core';
+
+const T0 = Date.UTC(2026, 10, 24, 12, 0, 0);
+const UID = '3c0a5e7d-9b1f-4d2a-8e6c-5f4b3a2d1c0e';
+const JWT_CANARY = 'eyJcanary.jwt-must-never-be-logged.sig';
+const GRACE = 5;
+
+function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function fakeClock(start: number): Clock & { advanceTo(t: number): Promise<void>; advance(ms: number): Promise<void> } {
+  let now = start;
+  let id = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  const clock = {
+    now: () => now,
+    setTimer(fn: () => void, ms: number) {
+      timers.set(++id, { at: now + ms, fn });
+      return id;
+    },
+    clearTimer(handle: unknown) {
+      timers.delete(handle as number);
+    },
+    async advanceTo(t: number) {
+      for (;;) {
+        for (let i = 0; i < 10; i++) await flush();
+        const due = [...timers.entries()].filter(([, x]) => x.at <= t).sort((a, b) => a[1].at - b[1].at)[0];
+        if (due === undefined) break;
+        timers.delete(due[0]);
+        now = Math.max(now, due[1].at);
+        due[1].fn();
+      }
+      now = Math.max(now, t);
+      for (let i = 0; i < 10; i++) await flush();
+    },
+    advance: (ms: number) => clock.advanceTo(now + ms),
+  };
+  return clock;
+}
+
+function secret(name: string, ttl: number): SecretLease {
+  return { name, path: `database/creds/${name}`, leaseId: ttl ? `database/creds/${name}/x` : '', leaseDurationSeconds: ttl, renewable: ttl > 0, issuedAtMs: T0 };
+}
+
+function manifest(secrets: SecretLease[], token = { ttlSeconds: 3600, renewable: true }): LeaseManifest {
+  return { version: MANIFEST_VERSION, token: { accessor: 'acc', issuedAtMs: T0, ...token }, secrets };
+}
+
+interface Harness {
+  clock: ReturnType<typeof fakeClock>;
+  posts: { path: string; jwt: string; body: Record<string, unknown>; at: number }[];
+  renewals: number[];
+  revokes: number;
+  exits: number[];
+  lines: () => Record<string, unknown>[];
+  raw: () => string;
+  sidecar: ReturnType<typeof createSidecar>;
+}
+
+function harness(options: {
+  manifest: LeaseManifest;
+  answers?: (path: string, n: number) => EndpointAnswer | Error;
+  renew?: (n: number, now: number) => RenewResult | Error;
+  revoke?: () => Promise<void>;
+  mode?: SidecarDeps['mode'];
+  lookup?: TokenInfo;
+}): Harness {
+  const clock = fakeClock(T0);
+  const chunks: string[] = [];
+  const logger = createLogger({ name: 'sidecar-test', destination: new Writable({ write: (c: Buffer, _e, done) => (chunks.push(c.toString()), done()) }) });
+  const h: Omit<Harness, 'sidecar'> & { sidecar?: Harness['sidecar'] } = {
+    clock,
+    posts: [],
+    renewals: [],
+    revokes: 0,
+    exits: [],
+    lines: () => chunks.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    raw: () => chunks.join(''),
+  };
+  const vault: VaultToken = {
+    lookupSelf: async () => {
+      if (options.lookup === undefined) throw new CourierError('vault', 'Vault did not answer lookup-self (ECONNREFUSED)', { retryable: true });
+      return options.lookup;
+    },
+    renewSelf: async () => {
+      h.renewals.push(clock.now());
+      const r = options.renew?.(h.renewals.length - 1, clock.now()) ?? { ttlSeconds: options.manifest.token.ttlSeconds, renewable: true };
+      if (r instanceof Error) throw r;
+      return r;
+    },
+    revokeSelf: async () => {
+      h.revokes++;
+      await (options.revoke?.() ?? Promise.resolve());
+    },
+  };
+  const sidecar = createSidecar({
+    manifest: options.manifest,
+    pod: { uid: UID, terminationGracePeriodSeconds: GRACE },
+    mode: options.mode ?? { mode: 'evict' },
+    vault,
+    post: async (path, jwt, body) => {
+      h.posts.push({ path, jwt, body, at: clock.now() });
+      const a = options.answers?.(path, h.posts.length - 1) ?? { status: 201, message: 'ok' };
+      if (a instanceof Error) throw a;
+      return a;
+    },
+    readEvictJwt: async () => JWT_CANARY,
+    logger,
+    clock,
+    random: () => 0.5,
+    exit: (code) => h.exits.push(code),
+  });
+  h.sidecar = sidecar;
+  return h as Harness;
+}
+
+function deadlineOf(h: Harness): number {
+  const d = h.sidecar.current();
+  assert.equal(d?.kind, 'at');
+  return d?.kind === 'at' ? d.atMs : NaN;
+}
+
+test('asks for eviction once at the deadline, with the projected token, then waits for SIGTERM', async () => {
+  const h = harness({ manifest: manifest([secret('db', 30), secret('kv', 0)]) });
+  await h.sidecar.start();
+  const at = deadlineOf(h);
+  assert.ok(at <= T0 + 20_000 && at > T0 + 18_500, `deadline ${at - T0} ms after issue`);
+  await h.clock.advanceTo(at - 1);
+  assert.equal(h.posts.length, 0, 'no request before the deadline');
+  await h.clock.advanceTo(at);
+  assert.equal(h.posts.length, 1);
+  assert.equal(h.posts[0]?.path, '/evict');
+  assert.equal(h.posts[0]?.jwt, JWT_CANARY);
+  assert.match(String(h.posts[0]?.body.reason), /secret db \(database\/creds\/db\) expires at/);
+  await h.clock.advance(3_600_000);
+  assert.equal(h.posts.length, 1, 'an accepted eviction is not repeated');
+  assert.ok(h.lines().some((l) => l.msg === 'eviction accepted: waiting for SIGTERM'));
+  await h.sidecar.shutdown();
+  assert.equal(h.revokes, 1);
+  assert.ok(!h.raw().includes(JWT_CANARY), 'the JWT reached a log line');
+});
+
+test('a PDB that blocks: retries with growing, capped backoff and a log line each time, until accepted', async () => {
+  const h = harness({ manifest: manifest([secret('db', 300)]), answers: (_p, n) => (n < 6 ? { status: 429, message: 'Cannot evict pod as it would violate the pod\'s disruption budget.' } : { status: 201, message: 'ok' }) });
+  await h.sidecar.start();
+  await h.clock.advanceTo(deadlineOf(h) + 600_000);
+  assert.equal(h.posts.length, 7);
+  const gaps = h.posts.slice(1).map((p, i) => p.at - (h.posts[i]?.at ?? 0));
+  // random() = 0.5: 3/4 of 2 s, 4 s, 8 s, 16 s, then the 30 s cap.
+  assert.deepEqual(gaps, [1500, 3000, 6000, 12_000, 22_500, 22_500]);
+  assert.equal(h.lines().filter((l) => /eviction blocked/.test(String(l.msg))).length, 6);
+});
+
+for (const status of [404, 409]) {
+  test(`answer ${status}: revokes the token and exits 0`, async () => {
+    const h = harness({ manifest: manifest([secret('db', 30)]), answers: () => ({ status, message: 'gone' }) });
+    await h.sidecar.start();
+    await h.clock.advance(60_000);
+    assert.equal(h.posts.length, 1);
+    assert.deepEqual(h.exits, [0]);
+    assert.equal(h.revokes, 1);
+  });
+}
+
+test('endpoint unreachable or 503: retried', async () => {
+  const h = harness({
+    manifest: manifest([secret('db', 30)]),
+    answers: (_p, n) => (n === 0 ? new CourierError('eviction', 'ECONNREFUSED', { retryable: true }) : n === 1 ? { status: 503, message: 'Vault sealed' } : { status: 201, message: 'ok' }),
+  });
+  await h.sidecar.start();
+  await h.clock.advance(120_000);
+  assert.equal(h.posts.length, 3);
+  assert.ok(h.lines().some((l) => /cannot be reached/.test(String(l.msg))));
+  assert.ok(h.lines().some((l) => /answered 503/.test(String(l.msg))));
+});
+
+test('renews the token at two thirds of its TTL while Vault extends it; KV only: never evicts', async () => {
+  const h = harness({ manifest: manifest([secret('kv', 0)], { ttlSeconds: 60, renewable: true }) });
+  await h.sidecar.start();
+  assert.equal(h.sidecar.current()?.kind, 'never');
+  await h.clock.advance(200_000);
+  assert.deepEqual(h.renewals.map((t) => t - T0), [40_000, 80_000, 120_000, 160_000, 200_000]);
+  assert.equal(h.posts.length, 0);
+});
+
+test('Vault down at renewal: retries, and the deadline falls back to the token\'s own expiry; back up: deadline gone again', async () => {
+  const down = new CourierError('vault', 'Vault did not answer renew-self (ECONNREFUSED)', { retryable: true });
+  const h = harness({ manifest: manifest([secret('kv', 0)], { ttlSeconds: 60, renewable: true }), renew: (_n, now) => (now < T0 + 44_000 ? down : { ttlSeconds: 60, renewable: true }) });
+  await h.sidecar.start();
+  await h.clock.advanceTo(T0 + 40_000);
+  assert.equal(h.renewals.length, 1);
+  const fallback = h.sidecar.current();
+  assert.equal(fallback?.kind, 'at');
+  if (fallback?.kind === 'at') {
+    assert.equal(fallback.lease.kind, 'token');
+    assert.equal(fallback.rule, 'limit');
+    // 60 s − grace 5 s − safety 5 s, minus the uid jitter (< 5% of 60 s).
+    assert.ok(fallback.atMs <= T0 + 50_000 && fallback.atMs > T0 + 47_000, `${fallback.atMs - T0}`);
+  }
+  await h.clock.advanceTo(T0 + 46_000);
+  assert.ok(h.renewals.length >= 3, `renewal retried: ${h.renewals.map((t) => t - T0)}`);
+  assert.equal(h.sidecar.current()?.kind, 'never', 'renewed again: the token is no limit any more');
+  assert.ok(h.lines().some((l) => /renewal failed: retrying/.test(String(l.msg))));
+});
+
+test('Vault caps the renewal (max TTL): the token becomes a lease over its whole life', async () => {
+  const h = harness({ manifest: manifest([secret('kv', 0)], { ttlSeconds: 600, renewable: true }), renew: () => ({ ttlSeconds: 300, renewable: true }) });
+  await h.sidecar.start();
+  await h.clock.advanceTo(T0 + 400_000);
+  assert.equal(h.renewals.length, 1);
+  const d = h.sidecar.current();
+  assert.equal(d?.kind, 'at');
+  if (d?.kind === 'at') {
+    assert.equal(d.lease.kind, 'token');
+    assert.equal(d.expiresAtMs, T0 + 700_000);
+  }
+  await h.clock.advance(3_600_000);
+  assert.equal(h.renewals.length, 1, 'a final token is not renewed again');
+  assert.equal(h.posts.length, 1);
+});
+
+test('pods nothing recreates: a warning through /expiry-warning once, never an eviction', async () => {
+  const h = harness({ manifest: manifest([secret('db', 30)]), mode: { mode: 'warn', why: 'a Job owns the pod' } });
+  await h.sidecar.start();
+  await h.clock.advance(3_600_000);
+  assert.equal(h.posts.length, 1);
+  assert.equal(h.posts[0]?.path, '/expiry-warning');
+  assert.deepEqual(h.posts[0]?.body, { expiresAt: new Date(T0 + 30_000).toISOString(), lease: 'secret db (database/creds/db)', why: 'a Job owns the pod' });
+});
+
+test('shutdown: a revoke that hangs is abandoned after the timeout, never blocking termination', async () => {
+  const h = harness({ manifest: manifest([secret('db', 300)]), revoke: () => new Promise(() => undefined) });
+  await h.sidecar.start();
+  let done = false;
+  const stopping = h.sidecar.shutdown().then(() => (done = true));
+  await h.clock.advance(1000);
+  assert.equal(done, false);
+  // Grace 5 s: the revoke gets at most a third of it.
+  await h.clock.advance(700);
+  await stopping;
+  assert.equal(done, true);
+  assert.ok(h.lines().some((l) => /could not revoke/.test(String(l.msg))));
+  await h.clock.advance(3_600_000);
+  assert.equal(h.posts.length, 0, 'nothing happens after shutdown');
+});
+
+test('restarted after the token hit its max TTL: lookup-self shows the cap, the same deadline as before the restart', async () => {
+  const m = manifest([secret('kv', 0)], { ttlSeconds: 600, renewable: true });
+  // Before: renewed at 400 s, Vault granted 300 s (capped).
+  const before = harness({ manifest: m, renew: () => ({ ttlSeconds: 300, renewable: true }) });
+  await before.sidecar.start();
+  await before.clock.advanceTo(T0 + 400_000);
+  const was = deadlineOf(before);
+  // After a restart at 450 s, lookup-self tells where the current TTL began and ends.
+  const after = harness({ manifest: m, lookup: { ttlSeconds: 250, renewable: true, sinceMs: T0 + 400_000, expiresAtMs: T0 + 700_000 } });
+  await after.sidecar.start();
+  assert.equal(deadlineOf(after), was);
+  await after.clock.advance(1000);
+  assert.equal(after.renewals.length, 0, 'a final token is not renewed again');
+});
+
+test('restarted while Vault still extends the token: the renewal schedule resumes from the last renewal', async () => {
+  const m = manifest([secret('kv', 0)], { ttlSeconds: 600, renewable: true });
+  const h = harness({ manifest: m, lookup: { ttlSeconds: 500, renewable: true, sinceMs: T0 + 400_000, expiresAtMs: T0 + 1_000_000 } });
+  await h.sidecar.start();
+  assert.equal(h.sidecar.current()?.kind, 'never');
+  await h.clock.advanceTo(T0 + 800_000);
+  assert.deepEqual(h.renewals.map((t) => t - T0), [800_000]);
+});

@@ -1,0 +1,310 @@
+/**
+ * The sidecar's whole life, as one event-driven state machine on one timer:
+ * - keeps the Vault token alive: renew-self at two thirds of its TTL while Vault extends
+ *   it; when Vault caps it (max TTL) the token becomes a lease like any other; while
+ *   renewal fails, the token's current expiry is a hard limit (core's deadline());
+ * - recomputes the deadline after every renewal and acts at it: POST /evict (429 → retry
+ *   with capped backoff, 201 → wait for SIGTERM, 404/409 → revoke and exit 0, anything
+ *   else → retry), or, for pods nothing would recreate, POST /expiry-warning once;
+ * - on shutdown revokes the token (bounded), so its dynamic credentials die with the pod.
+ * Time, timers, Vault and the endpoint are passed in: tests drive it with a fake clock.
+ */
+import { backoffDelay, type BackoffOptions } from '@vault-courier/core/backoff';
+import { deadline, describeLease, type DeadlineOptions, type DeadlineResult, type TokenStatus } from '@vault-courier/core/deadline';
+import type { Logger } from '@vault-courier/core/logger';
+import type { LeaseManifest } from '@vault-courier/core/manifest';
+import { EVICT_AUDIENCE } from '@vault-courier/core/names';
+import type { RotationMode } from './config.ts';
+import type { EndpointAnswer, PostEndpoint } from './endpoint.ts';
+import type { VaultToken } from './vault-token.ts';
+
+export interface Clock {
+  now(): number;
+  setTimer(fn: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: Date.now,
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface Tuning {
+  /** Renew the token once this fraction of its current TTL has passed. */
+  readonly renewFraction: number;
+  readonly renewBackoff: BackoffOptions;
+  readonly actionBackoff: BackoffOptions;
+  readonly revokeTimeoutMs: number;
+  readonly deadline: Omit<DeadlineOptions, 'token'>;
+}
+
+export const DEFAULT_TUNING: Tuning = {
+  renewFraction: 2 / 3,
+  renewBackoff: { initialMs: 1000, maxMs: 15_000 },
+  actionBackoff: { initialMs: 2000, maxMs: 30_000 },
+  revokeTimeoutMs: 5000,
+  deadline: {},
+};
+
+export interface SidecarDeps {
+  readonly manifest: LeaseManifest;
+  readonly pod: { readonly uid: string; readonly terminationGracePeriodSeconds: number };
+  readonly mode: RotationMode;
+  readonly vault: VaultToken;
+  readonly post: PostEndpoint;
+  /** Read on every call: the kubelet rotates the projected token file. */
+  readonly readEvictJwt: () => Promise<string>;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  /** Called once the sidecar has nothing left to do (pod gone or replaced). */
+  readonly exit: (code: number) => void;
+  readonly tuning?: Partial<Tuning>;
+}
+
+export interface Sidecar {
+  start(): Promise<void>;
+  /** SIGTERM: revoke the token within the timeout, whatever happens. */
+  shutdown(): Promise<void>;
+  /** The current deadline, for logs and tests. */
+  current(): DeadlineResult | undefined;
+}
+
+interface TokenState {
+  status: 'extending' | 'final' | 'unconfirmed';
+  /** Start of the current TTL (issue or last renewal). */
+  sinceMs: number;
+  ttlSeconds: number;
+  expiresAtMs: number;
+  nextRenewAtMs: number;
+  failures: number;
+}
+
+type Action =
+  | { readonly phase: 'waiting' }
+  | { readonly phase: 'retrying'; readonly attempt: number; readonly atMs: number }
+  | { readonly phase: 'accepted' | 'warned' | 'done' };
+
+/** setTimeout's ceiling (~24.8 days); a longer wait wakes up once and re-evaluates. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function createSidecar(deps: SidecarDeps): Sidecar {
+  const clock = deps.clock ?? systemClock;
+  const random = deps.random ?? Math.random;
+  const tuning: Tuning = { ...DEFAULT_TUNING, ...deps.tuning };
+  const log = deps.logger;
+  const manifestToken = deps.manifest.token;
+  const renews = manifestToken.renewable && manifestToken.ttlSeconds > 0;
+
+  let token: TokenState = {
+    status: renews ? 'extending' : 'final',
+    sinceMs: manifestToken.issuedAtMs,
+    ttlSeconds: manifestToken.ttlSeconds,
+    expiresAtMs: manifestToken.issuedAtMs + manifestToken.ttlSeconds * 1000,
+    nextRenewAtMs: manifestToken.issuedAtMs + tuning.renewFraction * manifestToken.ttlSeconds * 1000,
+    failures: 0,
+  };
+  let action: Action = { phase: 'waiting' };
+  let result: DeadlineResult | undefined;
+  let timer: unknown;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  function tokenStatus(): TokenStatus {
+    if (token.status === 'extending') return { state: 'extending' };
+    return { state: token.status, issuedAtMs: manifestToken.issuedAtMs, expiresAtMs: token.expiresAtMs };
+  }
+
+  function recompute(now: number): void {
+    const next = deadline(deps.manifest, now, deps.pod, { ...tuning.deadline, token: tokenStatus() });
+    const changed = result === undefined || next.kind !== result.kind || (next.kind === 'at' && result.kind === 'at' && next.atMs !== result.atMs);
+    result = next;
+    if (changed) {
+      if (next.kind === 'never') log.info({ reason: next.reason }, 'no deadline');
+      else {
+        log.info({ deadline: new Date(next.atMs).toISOString(), deadlineMs: next.atMs, lease: describeLease(next.lease), rule: next.rule, jitterMs: next.jitterMs, inMs: next.delayMs, mode: deps.mode.mode, reason: next.reason }, 'deadline computed');
+        for (const warning of next.warnings) log.warn({ lease: describeLease(next.lease) }, warning);
+      }
+    }
+    // A renewal that succeeded again can move the deadline back out: stop retrying then.
+    if (action.phase === 'retrying' && (next.kind === 'never' || next.atMs > now)) {
+      log.info('the deadline moved later: no eviction due any more');
+      action = { phase: 'waiting' };
+    }
+  }
+
+  function renewDue(now: number): boolean {
+    return renews && token.status !== 'final' && now >= token.nextRenewAtMs;
+  }
+
+  async function renew(): Promise<void> {
+    const increment = manifestToken.ttlSeconds;
+    try {
+      const answer = await deps.vault.renewSelf(increment);
+      const now = clock.now();
+      const capped = !answer.renewable || answer.ttlSeconds < increment;
+      token = {
+        status: capped ? 'final' : 'extending',
+        sinceMs: now,
+        ttlSeconds: answer.ttlSeconds,
+        expiresAtMs: now + answer.ttlSeconds * 1000,
+        nextRenewAtMs: now + tuning.renewFraction * answer.ttlSeconds * 1000,
+        failures: 0,
+      };
+      log.info({ ttlSeconds: answer.ttlSeconds, final: capped }, capped ? 'Vault token renewed for the last time (max TTL reached): its expiry now counts as a lease' : 'Vault token renewed');
+    } catch (err) {
+      const now = clock.now();
+      const retryable = (err as { retryable?: unknown }).retryable === true && now < token.expiresAtMs;
+      const delay = backoffDelay(token.failures, tuning.renewBackoff, random);
+      token = {
+        ...token,
+        status: retryable ? 'unconfirmed' : 'final',
+        failures: token.failures + 1,
+        nextRenewAtMs: now + delay,
+      };
+      if (retryable) log.warn({ err, retryInMs: delay, expiresAt: new Date(token.expiresAtMs).toISOString() }, 'Vault token renewal failed: retrying; until it succeeds the token expiry bounds the deadline');
+      else log.error({ err, expiresAt: new Date(token.expiresAtMs).toISOString() }, 'Vault token can no longer be renewed: its expiry is final');
+    }
+  }
+
+  function actionAtMs(): number {
+    if (action.phase === 'retrying') return action.atMs;
+    if (action.phase === 'waiting' && result?.kind === 'at') return result.atMs;
+    return Infinity;
+  }
+
+  async function revoke(): Promise<void> {
+    const timeoutMs = Math.max(500, Math.min(tuning.revokeTimeoutMs, (deps.pod.terminationGracePeriodSeconds * 1000) / 3));
+    let timeout: unknown;
+    try {
+      await Promise.race([
+        deps.vault.revokeSelf(timeoutMs),
+        new Promise<never>((_, reject) => {
+          timeout = clock.setTimer(() => reject(new Error(`revoke-self took longer than ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      log.info('Vault token revoked: its dynamic credentials are revoked with it');
+    } catch (err) {
+      log.error({ err }, 'could not revoke the Vault token: its credentials expire at their TTL instead');
+    } finally {
+      clock.clearTimer(timeout);
+    }
+  }
+
+  function retryLater(answer: string, level: 'warn' | 'info', extra: Record<string, unknown> = {}): void {
+    const attempt = action.phase === 'retrying' ? action.attempt + 1 : 0;
+    const delay = backoffDelay(attempt, tuning.actionBackoff, random);
+    action = { phase: 'retrying', attempt, atMs: clock.now() + delay };
+    log[level]({ ...extra, attempt: attempt + 1, retryInMs: delay }, answer);
+  }
+
+  async function callEndpoint(path: string, body: Record<string, unknown>): Promise<EndpointAnswer | undefined> {
+    try {
+      return await deps.post(path, await deps.readEvictJwt(), body);
+    } catch (err) {
+      retryLater(`the eviction endpoint cannot be reached: retrying`, 'warn', { err });
+      return undefined;
+    }
+  }
+
+  async function evict(due: Extract<DeadlineResult, { kind: 'at' }>): Promise<void> {
+    const answer = await callEndpoint('/evict', { reason: `${describeLease(due.lease)} expires at ${new Date(due.expiresAtMs).toISOString()}` });
+    if (answer === undefined) return;
+    const fields = { status: answer.status, answer: answer.message };
+    switch (answer.status) {
+      case 200:
+      case 201:
+        action = { phase: 'accepted' };
+        log.info(fields, 'eviction accepted: waiting for SIGTERM');
+        return;
+      case 404:
+      case 409:
+        action = { phase: 'done' };
+        stopped = true;
+        log.info(fields, answer.status === 404 ? 'the pod is already gone: exiting' : 'the pod with this name is another pod: exiting');
+        await revoke();
+        deps.exit(0);
+        return;
+      case 429:
+        retryLater('eviction blocked (a PodDisruptionBudget allows no disruption now): retrying', 'warn', fields);
+        return;
+      default:
+        retryLater(`the eviction endpoint answered ${answer.status}: retrying`, 'warn', fields);
+    }
+  }
+
+  async function warn(due: Extract<DeadlineResult, { kind: 'at' }>, why: string): Promise<void> {
+    const answer = await callEndpoint('/expiry-warning', { expiresAt: new Date(due.expiresAtMs).toISOString(), lease: describeLease(due.lease), why });
+    if (answer === undefined) return;
+    if (answer.status === 201 || answer.status === 200) {
+      action = { phase: 'warned' };
+      log.warn({ expiresAt: new Date(due.expiresAtMs).toISOString(), why }, 'credentials expire soon and this pod is not rotated: Warning Event raised');
+      return;
+    }
+    retryLater(`the expiry-warning endpoint answered ${answer.status}: retrying`, 'warn', { status: answer.status, answer: answer.message });
+  }
+
+  async function tick(): Promise<void> {
+    if (renewDue(clock.now())) await renew();
+    if (stopped) return;
+    recompute(clock.now());
+    if (result?.kind === 'at' && clock.now() >= actionAtMs()) {
+      if (deps.mode.mode === 'evict') await evict(result);
+      else await warn(result, deps.mode.why);
+    }
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    clock.clearTimer(timer);
+    const now = clock.now();
+    const next = Math.min(renews && token.status !== 'final' ? token.nextRenewAtMs : Infinity, actionAtMs(), now + MAX_TIMER_MS);
+    timer = clock.setTimer(wake, Math.max(0, Math.min(MAX_TIMER_MS, next - now)));
+  }
+
+  function wake(): void {
+    if (stopped || running !== undefined) return;
+    running = tick()
+      .catch((err: unknown) => log.error({ err }, 'sidecar step failed'))
+      .finally(() => {
+        running = undefined;
+        schedule();
+      });
+  }
+
+  return {
+    async start() {
+      log.info({ audience: EVICT_AUDIENCE, mode: deps.mode.mode, ...(deps.mode.mode === 'warn' ? { why: deps.mode.why } : {}) }, 'sidecar started');
+      if (renews) {
+        // After a restart the token may have been renewed since the init container wrote the
+        // manifest: resume from what Vault says, so the renewal schedule carries on.
+        try {
+          const info = await deps.vault.lookupSelf();
+          const ttlSeconds = Math.max(0, Math.round((info.expiresAtMs - info.sinceMs) / 1000));
+          // A renewal that granted less than the creation TTL hit the max TTL: the token is final.
+          const capped = !info.renewable || ttlSeconds + 1 < manifestToken.ttlSeconds;
+          token = {
+            ...token,
+            status: capped ? 'final' : 'extending',
+            sinceMs: info.sinceMs,
+            ttlSeconds,
+            expiresAtMs: info.expiresAtMs,
+            nextRenewAtMs: info.sinceMs + tuning.renewFraction * ttlSeconds * 1000,
+          };
+        } catch (err) {
+          log.warn({ err }, 'Vault token lookup failed at start: using the lease manifest');
+        }
+      }
+      recompute(clock.now());
+      schedule();
+    },
+    async shutdown() {
+      stopped = true;
+      clock.clearTimer(timer);
+      if (action.phase === 'done') return;
+      await revoke();
+    },
+    current: () => result,
+  };
+}

@@ -1,0 +1,15 @@
+/**
+ * What the webhook's ServiceAccount must be allowed, for POST /evict and /expiry-warning
+ * (admission itself calls nothing). The chart's ClusterRole grants exactly these
+ * (chart.test.ts holds it to them) and the integration tests run the endpoint under them.
+ */
+import type { V1PolicyRule } from '@kubernetes/client-node';
+
+export const EVICT_RBAC_RULES: readonly V1PolicyRule[] = [
+  { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
+  { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
+  // get + patch: a PDB that keeps blocking bumps one EvictionBlocked Event's count.
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'get', 'patch'] },
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['list'] },
+  { nonResourceURLs: ['/.well-known/openid-configuration', '/openid/v1/jwks'], verbs: ['get'] },
+];

@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import express from 'express';
+import { Registry } from 'prom-client';
+import { createLogger, type PodIdentity } from '@vault-courier/core';
+import { createEvictRouter, type EvictRouterDeps } from './router.ts';
+import type { EvictionAnswer, PodEvent } from './cluster.ts';
+import type { VerifyResult } from './token-verifier.ts';
+
+const JWT = 'eyJhbGciOiJSUzI1NiJ9.canary-jwt-payload.signature';
+const POD: PodIdentity = { namespace: 'shop', name: 'api-1', uid: '0b8d2f4e-1c3a-4e5f-8a9b-0c1d2e3f4a5b', serviceAccount: 'api' };
+
+interface World {
+  verify: VerifyResult;
+  vaultOk: boolean;
+  answer: EvictionAnswer | Error;
+  budgets: string[];
+  evictions: PodIdentity[];
+  events: PodEvent[];
+  now: number;
+}
+
+async function serve(world: World, over: Partial<EvictRouterDeps> = {}) {
+  const chunks: string[] = [];
+  const registry = new Registry();
+  const deps: EvictRouterDeps = {
+    logger: createLogger({ name: 't', destination: new Writable({ write: (c: Buffer, _e, done) => (chunks.push(c.toString()), done()) }) }),
+    registry,
+    verifyToken: async (jwt) => (jwt === JWT ? world.verify : { ok: false, status: 401, reason: 'the token signature does not verify' }),
+    vaultHealth: async () => (world.vaultOk ? { ok: true } : { ok: false, reason: 'Vault at http://vault:8200 is sealed' }),
+    cluster: {
+      evict: async (pod) => {
+        world.evictions.push(pod);
+        if (world.answer instanceof Error) throw world.answer;
+        return world.answer;
+      },
+      recordEvent: async (_pod, event) => void world.events.push(event),
+      coveringBudgets: async () => world.budgets,
+    },
+    now: () => world.now,
+    ...over,
+  };
+  const app = express().use(createEvictRouter(deps));
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const post = async (path: string, jwt: string | undefined, body: unknown = {}) => {
+    const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(jwt ? { authorization: `Bearer ${jwt}` } : {}) }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as { message: string; code: number } };
+  };
+  return { post, registry, logs: () => chunks.join(''), close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+function world(over: Partial<World> = {}): World {
+  return { verify: { ok: true, pod: POD }, vaultOk: true, answer: { status: 201, message: 'accepted', causes: [] }, budgets: [], evictions: [], events: [], now: 0, ...over };
+}
+
+const rows: { name: string; world: Partial<World>; jwt?: string | null; status: number; evicted: boolean; event?: RegExp; outcome: string }[] = [
+  { name: 'accepted: 201 and an EvictionRequested Event', world: {}, status: 201, evicted: true, event: /^EvictionRequested Normal Evicting the pod so its replacement gets new Vault credentials: secret db/, outcome: 'requested' },
+  { name: 'a PDB blocks: 429 and an EvictionBlocked Event naming the budget', world: { answer: { status: 429, message: "Cannot evict pod as it would violate the pod's disruption budget.", causes: [] }, budgets: ['api-pdb'] }, status: 429, evicted: true, event: /^EvictionBlocked Warning .*blocked by PodDisruptionBudget api-pdb: Cannot evict/, outcome: 'blocked' },
+  { name: 'pod gone: 404', world: { answer: { status: 404, message: 'pods "api-1" not found', causes: [] } }, status: 404, evicted: true, outcome: 'gone' },
+  { name: 'uid mismatch: 409', world: { answer: { status: 409, message: 'Precondition failed: UID in precondition', causes: [] } }, status: 409, evicted: true, outcome: 'conflict' },
+  { name: 'API server refuses (RBAC): 502, not a token error', world: { answer: { status: 403, message: 'forbidden', causes: [] } }, status: 502, evicted: true, outcome: 'error' },
+  { name: 'API server unreachable: 503', world: { answer: new Error('ECONNREFUSED') }, status: 503, evicted: true, outcome: 'unavailable' },
+  { name: 'Vault down: 503 and no eviction', world: { vaultOk: false }, status: 503, evicted: false, outcome: 'vault_unavailable' },
+  { name: 'no bearer token: 401', world: {}, jwt: null, status: 401, evicted: false, outcome: 'unauthorized' },
+  { name: 'a token that does not verify: 401', world: {}, jwt: 'eyJforged.x.y', status: 401, evicted: false, outcome: 'unauthorized' },
+  { name: 'a token not bound to a pod: 403', world: { verify: { ok: false, status: 403, reason: 'the token is not bound to a pod' } }, status: 403, evicted: false, outcome: 'forbidden' },
+  { name: 'cluster keys unreachable: 503', world: { verify: { ok: false, status: 503, reason: "cannot fetch the cluster's service-account keys" } }, status: 503, evicted: false, outcome: 'unavailable' },
+];
+
+for (const row of rows) {
+  test(`POST /evict: ${row.name}`, async () => {
+    const w = world(row.world);
+    const s = await serve(w);
+    try {
+      const res = await s.post('/evict', row.jwt === null ? undefined : (row.jwt ?? JWT), { reason: 'secret db (database/creds/db) expires at 2026-11-24T12:00:30.000Z' });
+      assert.equal(res.status, row.status, res.body.message);
+      assert.equal(res.body.code, row.status);
+      assert.equal(w.evictions.length, row.evicted ? 1 : 0);
+      if (row.evicted) assert.deepEqual(w.evictions[0], POD);
+      if (row.event) {
+        assert.equal(w.events.length, 1);
+        assert.match(`${w.events[0]?.reason} ${w.events[0]?.type} ${w.events[0]?.message}`, row.event);
+      } else assert.equal(w.events.length, 0);
+      const metrics = await s.registry.getSingleMetricAsString('vault_courier_eviction_requests_total');
+      assert.match(metrics, new RegExp(`endpoint="evict",outcome="${row.outcome}"} 1`));
+      const everything = `${s.logs()}${JSON.stringify(res.body)}${JSON.stringify(w.events)}${metrics}`;
+      assert.ok(!everything.includes('canary-jwt-payload'), 'the token leaked');
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+test('POST /evict: rate-limited per pod uid, with Retry-After, refilled with time', async () => {
+  const w = world();
+  const s = await serve(w, { rateLimit: { capacity: 2, refillPerSecond: 0.5 } });
+  try {
+    assert.equal((await s.post('/evict', JWT)).status, 201);
+    assert.equal((await s.post('/evict', JWT)).status, 201);
+    const limited = await s.post('/evict', JWT);
+    assert.equal(limited.status, 429);
+    assert.match(limited.body.message, /too many requests for pod shop\/api-1; retry after 2 s/);
+    assert.equal(w.evictions.length, 2, 'a rate-limited request never reaches the API server');
+    w.now += 2000;
+    assert.equal((await s.post('/evict', JWT)).status, 201);
+  } finally {
+    await s.close();
+  }
+});
+
+test('POST /expiry-warning: a CredentialsExpiring Warning Event on the pod, no eviction', async () => {
+  const w = world();
+  const s = await serve(w);
+  try {
+    const res = await s.post('/expiry-warning', JWT, { expiresAt: '2026-11-24T13:00:00.000Z', lease: 'secret db (database/creds/db)', why: 'a Job owns the pod\u0007' });
+    assert.equal(res.status, 201);
+    assert.equal(w.evictions.length, 0);
+    assert.deepEqual(w.events, [
+      {
+        type: 'Warning',
+        reason: 'CredentialsExpiring',
+        message: 'Vault credentials expire at 2026-11-24T13:00:00.000Z (secret db (database/creds/db)) and this pod is not rotated automatically (a Job owns the pod): replace it before then, or its application loses access',
+      },
+    ]);
+    assert.equal((await s.post('/expiry-warning', JWT, { expiresAt: 'soon' })).status, 400);
+    assert.equal((await s.post('/expiry-warning', undefined, { expiresAt: '2026-11-24T13:00:00.000Z' })).status, 401);
+  } finally {
+    await s.close();
+  }
+});
+
+test('two routers on one registry share the counter (createApp may be called again in tests)', async () => {
+  const registry = new Registry();
+  const a = await serve(world(), { registry });
+  const b = await serve(world(), { registry });
+  await a.close();
+  await b.close();
+  assert.ok(registry.getSingleMetric('vault_courier_eviction_requests_total'));
+});

@@ -1,0 +1,180 @@
+/**
+ * POST /evict on the real API server, with the webhook's service account holding only the
+ * documented rules: a token evicts exactly the pod it is bound to (never another pod,
+ * never a successor with the same name), tokens of another audience or signed by anyone
+ * but the cluster are refused, a PodDisruptionBudget that allows no disruption answers 429
+ * with an EvictionBlocked Event naming it until it is relaxed, and Vault down means 503
+ * and no eviction.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:https';
+import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { createNamespace, createServiceAccount, requestServiceAccountToken } from '@vault-courier/devcluster';
+import { EVICT_AUDIENCE, VAULT_AUDIENCE } from '@vault-courier/core';
+import { createWorkload, eventually, isEvicted, podEvents, readPod, readyPods, startRotationWorld, type RotationWorld } from './rotation-fixture.ts';
+
+interface Answer {
+  status: number;
+  body: { message?: string; code?: number };
+}
+
+function post(world: RotationWorld, path: string, jwt: string | undefined, body: unknown = {}): Promise<Answer> {
+  const url = new URL(path, world.webhook.url.replace('localhost', '127.0.0.1'));
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', ca: world.cluster.caPem, headers: { 'content-type': 'application/json', ...(jwt ? { authorization: `Bearer ${jwt}` } : {}) } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') as Answer['body'] }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function podToken(world: RotationWorld, namespace: string, name: string, uid: string, audience = EVICT_AUDIENCE): Promise<string> {
+  return requestServiceAccountToken(world.cluster.kubeConfig, { namespace, serviceAccount: 'app', audiences: [audience], podName: name, podUid: uid, expirationSeconds: 3600 });
+}
+
+const nameOf = (p: { metadata?: { name?: string } }) => p.metadata?.name ?? '';
+const uidOf = (p: { metadata?: { uid?: string } }) => p.metadata?.uid ?? '';
+
+describe('POST /evict on the real API server', { timeout: 600_000 }, () => {
+  let world: RotationWorld;
+
+  before(async () => {
+    world = await startRotationWorld();
+  });
+
+  after(async () => {
+    await world?.stop();
+  });
+
+  test("pod A's token evicts pod A only, whatever the body names", async () => {
+    const [a, b] = await createWorkload(world, { namespace: 'pair', replicas: 2 });
+    assert.ok(a && b);
+    const tokenA = await podToken(world, 'pair', nameOf(a), uidOf(a));
+    const res = await post(world, '/evict', tokenA, { name: nameOf(b), namespace: 'pair', uid: uidOf(b) });
+    assert.equal(res.status, 201, String(res.body.message));
+    assert.ok(isEvicted(await readPod(world, 'pair', nameOf(a)), uidOf(a)), 'pod A is evicted');
+    const stillB = await readPod(world, 'pair', nameOf(b));
+    assert.equal(stillB?.metadata?.uid, uidOf(b));
+    assert.equal(stillB?.metadata?.deletionTimestamp, undefined, 'pod B is untouched');
+    const events = await eventually('EvictionRequested on pod A', async () => {
+      const e = await podEvents(world, 'pair', nameOf(a));
+      return e.some((x) => x.reason === 'EvictionRequested') ? e : undefined;
+    });
+    assert.equal(events.find((x) => x.reason === 'EvictionRequested')?.involvedObject.uid, uidOf(a));
+    assert.equal((await podEvents(world, 'pair', nameOf(b))).length, 0);
+    // The ReplicaSet replaces the evicted pod.
+    await readyPods(world, 'pair', 2, [uidOf(a)]);
+  });
+
+  test("a deleted pod's token cannot evict the new pod with the same name (409), nor anything once it is gone (404)", async () => {
+    await createNamespace(world.cluster.kubeConfig, 'reuse');
+    await createServiceAccount(world.cluster.kubeConfig, 'reuse', 'app');
+    const spec = { serviceAccountName: 'app', containers: [{ name: 'app', image: 'registry.example/app:1' }] };
+    const first = await world.core.createNamespacedPod({ namespace: 'reuse', body: { metadata: { name: 'same' }, spec } });
+    const oldToken = await podToken(world, 'reuse', 'same', uidOf(first));
+    // Not bound to a node: deleted at once.
+    await world.core.deleteNamespacedPod({ namespace: 'reuse', name: 'same' });
+    await eventually('the first pod gone', async () => ((await readPod(world, 'reuse', 'same')) === undefined ? true : undefined));
+    assert.equal((await post(world, '/evict', oldToken)).status, 404);
+    const second = await world.core.createNamespacedPod({ namespace: 'reuse', body: { metadata: { name: 'same' }, spec } });
+    const res = await post(world, '/evict', oldToken);
+    assert.equal(res.status, 409, String(res.body.message));
+    assert.match(res.body.message ?? '', /uid|UID|precondition/i);
+    const now = await readPod(world, 'reuse', 'same');
+    assert.equal(now?.metadata?.uid, uidOf(second));
+    assert.equal(now?.metadata?.deletionTimestamp, undefined);
+  });
+
+  test('tokens of another audience, forged, unsigned or not bound to a pod are refused', async () => {
+    const [pod] = await createWorkload(world, { namespace: 'forge' });
+    assert.ok(pod);
+    const name = nameOf(pod);
+    const uid = uidOf(pod);
+    const vaultToken = await podToken(world, 'forge', name, uid, VAULT_AUDIENCE);
+    const real = await podToken(world, 'forge', name, uid);
+    const claims = decodeJwt(real);
+    const { kid } = decodeProtectedHeader(real);
+    const { privateKey, publicKey } = await generateKeyPair('RS256');
+    const forgedSameKid = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: kid ?? '' }).sign(privateKey);
+    const forgedOwnKid = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: (await exportJWK(publicKey)).n?.slice(0, 16) ?? 'x' }).sign(privateKey);
+    const [h, p] = real.split('.');
+    const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${p}.`;
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ ...claims, 'kubernetes.io': { ...(claims['kubernetes.io'] as object), pod: { name: 'other', uid } } })).toString('base64url')}.${real.split('.')[2]}`;
+    const unbound = await requestServiceAccountToken(world.cluster.kubeConfig, { namespace: 'forge', serviceAccount: 'app', audiences: [EVICT_AUDIENCE], expirationSeconds: 3600 });
+
+    const cases: [string, string | undefined, number, RegExp][] = [
+      ['no token', undefined, 401, /bearer token is required/],
+      ['audience vault', vaultToken, 401, /aud claim/],
+      ['forged with the cluster key id', forgedSameKid, 401, /signature/],
+      ['forged with its own key id', forgedOwnKid, 401, /not signed by one of the cluster's service-account keys/],
+      ['alg none', unsigned, 401, /not a valid JWT|not allowed|signature/i],
+      ['claims changed after signing', tampered, 401, /signature/],
+      ['a token not bound to a pod', unbound, 403, /not bound to a pod/],
+    ];
+    for (const [what, jwt, status, message] of cases) {
+      const res = await post(world, '/evict', jwt);
+      assert.equal(res.status, status, `${what}: ${res.body.message}`);
+      assert.match(res.body.message ?? '', message, what);
+    }
+    const still = await readPod(world, 'forge', name);
+    assert.equal(still?.metadata?.deletionTimestamp, undefined, 'no refused token evicted the pod');
+    assert.ok(!world.webhookLog.text().includes(real.split('.')[1] ?? 'x'), 'a token reached the webhook log');
+  });
+
+  test('a PDB that allows no disruption: 429 with EvictionBlocked naming it, then evicted once it is relaxed', async () => {
+    const [pod] = await createWorkload(world, { namespace: 'guarded' });
+    assert.ok(pod);
+    await world.policy.createNamespacedPodDisruptionBudget({
+      namespace: 'guarded',
+      body: { metadata: { name: 'keep-one' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'app' } } } },
+    });
+    await eventually('the disruption controller to compute keep-one', async () => {
+      const pdb = await world.policy.readNamespacedPodDisruptionBudget({ namespace: 'guarded', name: 'keep-one' });
+      return pdb.status?.observedGeneration === pdb.metadata?.generation && pdb.status?.currentHealthy === 1 ? pdb : undefined;
+    });
+    const token = await podToken(world, 'guarded', nameOf(pod), uidOf(pod));
+    for (let i = 0; i < 2; i++) {
+      const res = await post(world, '/evict', token);
+      assert.equal(res.status, 429, String(res.body.message));
+      assert.match(res.body.message ?? '', /PodDisruptionBudget keep-one/);
+    }
+    const blocked = await eventually('EvictionBlocked counted twice', async () => {
+      const e = (await podEvents(world, 'guarded', nameOf(pod))).filter((x) => x.reason === 'EvictionBlocked');
+      return e.length === 1 && e[0]?.count === 2 ? e : undefined;
+    });
+    assert.equal(blocked[0]?.type, 'Warning');
+    assert.match(blocked[0]?.message ?? '', /blocked by PodDisruptionBudget keep-one/);
+    assert.equal((await readPod(world, 'guarded', nameOf(pod)))?.metadata?.deletionTimestamp, undefined);
+
+    await world.policy.patchNamespacedPodDisruptionBudget({ namespace: 'guarded', name: 'keep-one', body: [{ op: 'replace', path: '/spec/minAvailable', value: 0 }] });
+    const res = await eventually('eviction once the PDB is relaxed', async () => {
+      const r = await post(world, '/evict', token);
+      return r.status === 201 ? r : undefined;
+    }, 30_000, 1000);
+    assert.equal(res.status, 201);
+    assert.ok(isEvicted(await readPod(world, 'guarded', nameOf(pod)), uidOf(pod)));
+    const metrics = await world.registry.getSingleMetricAsString('vault_courier_eviction_requests_total');
+    assert.match(metrics, /outcome="blocked"} [1-9]/);
+  });
+
+  test('Vault down: 503 naming it, no eviction; back up: evicted', async () => {
+    const [pod] = await createWorkload(world, { namespace: 'novault' });
+    assert.ok(pod);
+    const token = await podToken(world, 'novault', nameOf(pod), uidOf(pod));
+    await world.vaultProxy.down();
+    try {
+      const res = await post(world, '/evict', token);
+      assert.equal(res.status, 503);
+      assert.match(res.body.message ?? '', /Vault at http:\/\/127\.0\.0\.1:\d+ does not answer/);
+      assert.equal((await readPod(world, 'novault', nameOf(pod)))?.metadata?.deletionTimestamp, undefined);
+    } finally {
+      await world.vaultProxy.up();
+    }
+    assert.equal((await post(world, '/evict', token)).status, 201);
+  });
+});
