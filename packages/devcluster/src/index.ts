@@ -18,4 +18,3 @@ export { ComponentDiedError, type ManagedProcess } from './process.ts';
 export { freePort } from './ports.ts';
 export { SETUP_COMMAND, type Binaries } from './binaries.ts';
 export * from './runner/index.ts';
-export * from './runner/index.ts';

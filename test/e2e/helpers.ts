@@ -1,0 +1,92 @@
+/** Shared by the end-to-end tests: waiting on the API server and reading container output. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import path from 'node:path';
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { ContainerRef } from '@vault-courier/devcluster';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+export async function waitFor<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined> | T | undefined, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await attempt();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+export function isReady(pod: V1Pod | undefined): boolean {
+  return pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true && pod.metadata?.deletionTimestamp === undefined;
+}
+
+export async function readPodOrUndefined(kc: KubeConfig, namespace: string, name: string): Promise<V1Pod | undefined> {
+  try {
+    return await kc.makeApiClient(CoreV1Api).readNamespacedPod({ namespace, name });
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Every line each container printed, by `<pod>/<container>`; pass `collect` to the runner. */
+export class ContainerOutput {
+  readonly lines = new Map<string, string[]>();
+
+  readonly collect = (ref: ContainerRef, line: string): void => {
+    const key = `${ref.pod}/${ref.container}`;
+    const list = this.lines.get(key) ?? [];
+    list.push(line);
+    this.lines.set(key, list);
+  };
+
+  of(pod: string, container: string): string[] {
+    return this.lines.get(`${pod}/${container}`) ?? [];
+  }
+
+  /** The JSON lines of one container (non-JSON lines skipped). */
+  events(pod: string, container: string): Record<string, unknown>[] {
+    return this.of(pod, container).flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  all(): string {
+    return [...this.lines.values()].flat().join('\n');
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The pids the runner reported in the pod's container statuses (`process://<pid>`). */
+export function reportedPids(pod: V1Pod): number[] {
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  return statuses.filter((s) => s.state?.running !== undefined).map((s) => Number((s.containerID ?? '').replace('process://', '')));
+}
+
+/** Pids of live processes whose command line or environment mentions `text` (e.g. a temp dir). */
+export function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const seen = ['cmdline', 'environ'].some((f) => readFileSync(`/proc/${entry}/${f}`, 'latin1').includes(text));
+      if (seen) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return pids;
+}
