@@ -7,11 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import nodeVault from 'node-vault';
+import type nodeVault from 'node-vault';
 import { CourierError } from '@vault-courier/core';
 import { freePort } from './ports.ts';
 import { startProcess, waitUntilReady, withPortRetry, type ManagedProcess } from './process.ts';
 import type { Postgres } from './postgres.ts';
+import { createNodeVault } from '@vault-courier/init/vault-client';
 
 export const KUBERNETES_AUTH_PATH = 'auth/kubernetes';
 export const KV_MOUNT = 'secret';
@@ -26,19 +27,9 @@ export interface VaultServer {
 }
 
 /** node-vault with every option set, so VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_SKIP_VERIFY and DEBUG change nothing. */
+/** An admin or anonymous client, built like the init container's: see createNodeVault. */
 export function vaultClient(addr: string, token: string): nodeVault.client {
-  const client = nodeVault({
-    apiVersion: 'v1',
-    endpoint: addr,
-    token,
-    pathPrefix: '',
-    // Explicit, or VAULT_SKIP_VERIFY (any value) would turn verification off.
-    requestOptions: { strictSSL: true },
-    debug: () => undefined,
-  });
-  // node-vault falls back to the environment for every empty option (an empty token,
-  // namespace or prefix): set them again after construction.
-  return Object.assign(client, { endpoint: addr, token: token === '' ? undefined : token, namespace: undefined, pathPrefix: '' });
+  return createNodeVault({ addr, caPem: undefined, requestTimeoutMs: 30_000, token });
 }
 
 export async function startVaultServer(options: { binary: string; dir: string; logPath: string; timeoutMs: number }): Promise<VaultServer> {

@@ -55,16 +55,22 @@ async function call<T>(request: () => Promise<T>): Promise<T> {
   }
 }
 
-export function createVaultClient(options: VaultClientOptions): VaultApi {
+/**
+ * A node-vault client that nothing in the environment can redirect, authenticate or make
+ * talkative: every option explicit, the env fallbacks undone, `debug` switched off.
+ * `token` is '' for an anonymous client (a login); callers pass tokens per request.
+ */
+export function createNodeVault(options: VaultClientOptions & { readonly token?: string }): nodeVault.client {
   // follow-redirects creates its logger lazily, on the first request: disabling every
   // namespace now covers it, whatever DEBUG said when `debug` was loaded.
   createDebug.disable();
   const tls = { strictSSL: true, ...(options.caPem === undefined ? {} : { ca: options.caPem }) };
+  const token = options.token ?? '';
   // rpDefaults is read by node-vault but missing from its typings.
   const vaultOptions: nodeVault.VaultOptions & { rpDefaults: { strictSSL: boolean; timeout: number } } = {
     apiVersion: 'v1',
     endpoint: options.addr,
-    token: '',
+    token,
     namespace: '',
     pathPrefix: '',
     noCustomHTTPVerbs: true,
@@ -75,7 +81,11 @@ export function createVaultClient(options: VaultClientOptions): VaultApi {
   const client = nodeVault(vaultOptions);
   // node-vault replaces an empty token, namespace or prefix with VAULT_TOKEN, VAULT_NAMESPACE
   // or VAULT_PREFIX (`config.x || process.env.X`); only an assignment afterwards sticks.
-  Object.assign(client, { token: '', namespace: '', pathPrefix: '', endpoint: options.addr });
+  return Object.assign(client, { token, namespace: '', pathPrefix: '', endpoint: options.addr });
+}
+
+export function createVaultClient(options: VaultClientOptions): VaultApi {
+  const client = createNodeVault(options);
 
   const withToken = (token: string) => ({ headers: { 'X-Vault-Token': token } });
   return {
