@@ -8,8 +8,9 @@ test('vaultClient ignores VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE and VAULT_PRE
   try {
     const client = vaultClient('http://127.0.0.1:8200', '') as unknown as Record<string, unknown>;
     assert.equal(client.endpoint, 'http://127.0.0.1:8200');
-    assert.equal(client.token, undefined);
-    assert.equal(client.namespace, undefined);
+    // '' is "none" to node-vault: it sends a token or namespace header only when non-empty.
+    assert.equal(client.token, '');
+    assert.equal(client.namespace, '');
     assert.equal(client.pathPrefix, '');
     assert.equal((vaultClient('http://127.0.0.1:8200', 'root') as unknown as Record<string, unknown>).token, 'root');
   } finally {
