@@ -60,24 +60,26 @@ before(async () => {
   await pods.start();
   stopWatch = () => pods.stop();
 
-  // A Job's pod (the Job is suspended: this control plane runs no job controller, and the
-  // pod is what the Job controller would create: owned by the Job, as its controller).
+  // A real Job: the job controller creates its pod (owned by the Job, as its controller).
   const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
-  const job = await batch.createNamespacedJob({
-    namespace,
-    body: { metadata: { name: 'report' }, spec: { suspend: true, template: { spec: { restartPolicy: 'Never', containers: [{ name: 'app', image: FIXTURE_IMAGE }] } } } },
-  });
-  const jobPod = await core.createNamespacedPod({
+  await batch.createNamespacedJob({
     namespace,
     body: {
-      metadata: {
-        name: 'report-once',
-        annotations: demoAnnotations(),
-        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'report', uid: job.metadata?.uid ?? '', controller: true, blockOwnerDeletion: true }],
+      metadata: { name: 'report' },
+      spec: {
+        backoffLimit: 0,
+        template: {
+          metadata: { annotations: demoAnnotations() },
+          spec: { restartPolicy: 'Never', automountServiceAccountToken: false, terminationGracePeriodSeconds: 5, containers: [demoAppContainer(cluster)] },
+        },
       },
-      spec: { restartPolicy: 'Never', automountServiceAccountToken: false, terminationGracePeriodSeconds: 5, containers: [demoAppContainer(cluster)] },
     },
   });
+  const jobPod = await waitFor('the Job controller to create its pod', 30_000, async () => {
+    const list = await core.listNamespacedPod({ namespace, labelSelector: 'batch.kubernetes.io/job-name=report' });
+    return list.items[0];
+  });
+  assert.equal(jobPod.metadata?.ownerReferences?.find((o) => o.controller)?.kind, 'Job');
   // Opted out inside an opted-in namespace, and the same annotations where nobody opted in.
   const fixturePod = (name: string, annotations: Record<string, string>): V1Pod => ({
     metadata: { name, annotations },

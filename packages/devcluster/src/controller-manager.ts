@@ -11,6 +11,8 @@ import { startProcess, waitUntilReady, type ManagedProcess } from './process.ts'
 export const CONTROLLERS = [
   'deployment-controller',
   'replicaset-controller',
+  // Job pods are never evicted (no one would re-run them): tests need a real Job to say so.
+  'job-controller',
   'disruption-controller',
   'garbage-collector-controller',
   'namespace-controller',

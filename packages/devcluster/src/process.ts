@@ -74,6 +74,17 @@ function installHandlers(): void {
   }
 }
 
+/**
+ * A process group killed (SIGKILL) if this Node process exits or is interrupted first:
+ * the one registry for the dev cluster's components and the runner's containers, so one
+ * set of signal handlers cleans up everything. Call the returned function once it exited.
+ */
+export function trackProcessGroup(pid: number, name: string): () => void {
+  installHandlers();
+  live.set(pid, name);
+  return () => live.delete(pid);
+}
+
 /** A directory removed when this process exits, if `stop()` did not remove it first. */
 export function registerTempDir(dir: string): void {
   installHandlers();
@@ -103,12 +114,12 @@ export function startProcess(spec: ProcessSpec): ManagedProcess {
   }
   const pid = child.pid;
   if (pid === undefined) throw new CourierError('io', `${spec.name} could not be started from ${spec.command}; see ${spec.logPath}`);
-  live.set(pid, spec.name);
+  const untrack = trackProcessGroup(pid, spec.name);
   let status: ExitStatus | undefined;
   const exited = new Promise<ExitStatus>((resolve) => {
     child.once('exit', (code, signal) => {
       status = { code, signal };
-      live.delete(pid);
+      untrack();
       // Children of the leader (PostgreSQL's backends) may outlive it for a moment.
       killGroup(pid, 'SIGKILL');
       resolve(status);

@@ -7,6 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { trackProcessGroup } from '../process.ts';
 import type { ContainerPlan } from './pod-plan.ts';
 
 export interface ContainerExit {
@@ -30,35 +31,6 @@ export interface SpawnOptions {
   readonly onLine?: (line: string) => void;
 }
 
-/** Process groups of containers still running: killed synchronously if the runner's process ends abruptly. */
-const liveGroups = new Set<number>();
-let hooksInstalled = false;
-
-function killLiveGroups(): void {
-  for (const pid of liveGroups) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  liveGroups.clear();
-}
-
-/** Like devcluster's own processes: nothing outlives the runner's process, even on Ctrl-C. */
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', killLiveGroups);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      killLiveGroups();
-      // Re-raise with the default disposition once every other listener has run.
-      setImmediate(() => process.kill(process.pid, signal));
-    });
-  }
-}
-
 /** The exit code a container runtime reports for a process ended by `signal`. */
 export function exitCodeFor(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
@@ -67,10 +39,12 @@ export function exitCodeFor(code: number | null, signal: NodeJS.Signals | null):
 }
 
 export function spawnContainer(plan: ContainerPlan, options: SpawnOptions): ContainerProcess {
-  installExitHooks();
   const [file, ...args] = plan.argv;
   const log = createWriteStream(options.logFile, { flags: 'a' });
   const child = spawn(file ?? '', args, { cwd: options.cwd, env: { ...plan.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pid = child.pid ?? 0;
+  // Nothing outlives the runner's process, even on Ctrl-C: the same registry as the cluster's.
+  const untrack = pid === 0 ? () => undefined : trackProcessGroup(pid, plan.argv.join(' '));
   const pipe = (stream: Readable | null): void => {
     if (stream === null) return;
     createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
@@ -86,13 +60,11 @@ export function spawnContainer(plan: ContainerPlan, options: SpawnOptions): Cont
       if (child.pid === undefined) resolve({ exitCode: 127, signal: null, finishedAt: new Date() });
     });
     child.once('close', (code, signal) => {
-      if (child.pid !== undefined) liveGroups.delete(child.pid);
+      untrack();
       log.end();
       resolve({ exitCode: exitCodeFor(code, signal), signal, finishedAt: new Date() });
     });
   });
-  const pid = child.pid ?? 0;
-  if (pid !== 0) liveGroups.add(pid);
   return {
     pid,
     startedAt: new Date(),
