@@ -39,7 +39,7 @@ import {
   type ProcessRunner,
 } from '@vault-courier/devcluster';
 import { startWebhook, type RunningWebhook } from '@vault-courier/webhook';
-import { createEvictDeps, createEvictRouter } from '@vault-courier/webhook/evict/router';
+import { evictRoutes } from '@vault-courier/webhook/evict/router';
 import { applyEvent, createTimeline, eventFromLine, usersAwaitingRevocation, type DemoEvent, type Timeline } from '@vault-courier/demo-app/timeline';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..');
@@ -95,7 +95,7 @@ async function startInjector(cluster: DevCluster, logger: Logger): Promise<Runni
     VAULT_COURIER_SERVICE_CACERT: cluster.caCertPath,
   });
   const webhook = await startWebhook(config, logger, {
-    routes: ({ registry, config: injection }) => [createEvictRouter({ logger, registry, ...createEvictDeps({ kubeConfig: cluster.kubeConfig, vaultAddr: injection.vaultAddr }) })],
+    routes: evictRoutes(logger, cluster.kubeConfig),
   });
   const admission = cluster.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
   await admission.createMutatingWebhookConfiguration({

@@ -1,7 +1,7 @@
 /**
  * What the sidecar and eviction-endpoint integration tests share: a dev cluster with
  * Vault and PostgreSQL, the eviction endpoint served over HTTPS by the webhook's own
- * server (startWebhook + createEvictRouter) under a service account holding exactly the
+ * server (startWebhook + evictRoutes) under a service account holding exactly the
  * RBAC rules docs/eviction-endpoint.md lists, a TCP proxy in front of Vault that a test
  * can take down and bring back, ReplicaSets whose pods are bound and Ready, the real init
  * container to fill a pod's state volume, and the sidecar as a child process.
@@ -26,7 +26,7 @@ import {
 import { startProcess, type ManagedProcess } from '@vault-courier/devcluster/process';
 import { createLogger, EVICT_AUDIENCE, INJECTED_ENV, parseConfig, VAULT_AUDIENCE, type Logger } from '@vault-courier/core';
 import { startWebhook, type RunningWebhook } from '@vault-courier/webhook/server';
-import { createEvictDeps, createEvictRouter } from '@vault-courier/webhook/evict/router';
+import { evictRoutes } from '@vault-courier/webhook/evict/router';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 export const SIDECAR_MAIN = join(REPO, 'packages/sidecar/src/main.ts');
@@ -168,9 +168,7 @@ export async function startRotationWorld(): Promise<RotationWorld> {
     const registry = new Registry();
     const webhook = await startWebhook(config, webhookLog.logger, {
       registry,
-      routes: ({ registry: appRegistry, config: injection }) => [
-        createEvictRouter({ logger: webhookLog.logger, registry: appRegistry, ...createEvictDeps({ kubeConfig: webhookKc, vaultAddr: injection.vaultAddr }) }),
-      ],
+      routes: evictRoutes(webhookLog.logger, webhookKc),
     });
     cleanups.push(() => webhook.close());
 

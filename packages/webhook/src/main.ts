@@ -5,7 +5,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createLogger, isCourierError, parseConfig, type WebhookConfig } from '@vault-courier/core';
-import { createEvictDeps, createEvictRouter } from './evict/router.ts';
+import { evictRoutes } from './evict/router.ts';
 import { startWebhook } from './server.ts';
 
 const logger = createLogger({ name: 'vault-courier-webhook', level: process.env.VAULT_COURIER_LOG_LEVEL ?? 'info' });
@@ -30,13 +30,7 @@ kubeConfig.loadFromCluster();
 const started = startWebhook(config, logger, {
   registry,
   shutdownDelayMs: 5_000,
-  routes: ({ registry: appRegistry, config: injection }) => [
-    createEvictRouter({
-      logger,
-      registry: appRegistry,
-      ...createEvictDeps({ kubeConfig, vaultAddr: injection.vaultAddr, ...(injection.vaultCaPem === undefined ? {} : { vaultCaPem: injection.vaultCaPem }) }),
-    }),
-  ],
+  routes: evictRoutes(logger, kubeConfig),
 });
 
 let stopping = false;

@@ -10,7 +10,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Logger, PodIdentity } from '@vault-courier/core';
+import type { InjectionConfig, Logger, PodIdentity } from '@vault-courier/core';
 import { createEvictionCluster, type EvictionCluster } from './cluster.ts';
 import { createRateLimiter, type TokenBucketOptions } from './rate-limit.ts';
 import { createRefreshingKeySet, createTokenVerifier, type TokenVerifier } from './token-verifier.ts';
@@ -217,4 +217,19 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
   });
 
   return router;
+}
+
+/**
+ * The `routes` option of startWebhook that serves POST /evict and /expiry-warning, acting
+ * in the cluster as `kubeConfig` (the webhook's own identity) and checking the Vault the
+ * webhook injects.
+ */
+export function evictRoutes(logger: Logger, kubeConfig: KubeConfig) {
+  return ({ registry, config }: { readonly registry: Registry; readonly config: InjectionConfig }): Router[] => [
+    createEvictRouter({
+      logger,
+      registry,
+      ...createEvictDeps({ kubeConfig, vaultAddr: config.vaultAddr, ...(config.vaultCaPem === undefined ? {} : { vaultCaPem: config.vaultCaPem }) }),
+    }),
+  ];
 }

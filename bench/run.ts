@@ -1,0 +1,24 @@
+/**
+ * Every benchmark, one after the other, each printing its figures beside the reference it
+ * is measured against. Usage: npm run bench   (after `npm run setup` or `npm test`)
+ *   bench/webhook/run.ts   POST /mutate latency and throughput on one core
+ *   bench/init/run.ts      init container wall time next to `vault agent` as an init
+ *   bench/devcluster.ts    start-to-ready time and memory of the real parts
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const BENCHMARKS = ['bench/webhook/run.ts', 'bench/init/run.ts', 'bench/devcluster.ts'] as const;
+
+spawnSync(process.execPath, [path.join(root, 'scripts/bundle.ts')], { cwd: root, stdio: 'inherit' });
+let failed = 0;
+for (const bench of BENCHMARKS) {
+  console.log(`\n=== ${bench}`);
+  const run = spawnSync(process.execPath, [path.join(root, bench)], { cwd: root, stdio: 'inherit' });
+  if (run.status !== 0) {
+    failed += 1;
+    console.error(`${bench} failed (exit ${String(run.status ?? run.signal)})`);
+  }
+}
+process.exitCode = failed === 0 ? 0 : 1;
