@@ -4,7 +4,7 @@ import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import type { InjectionSpec } from './annotations.ts';
 import { DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES } from './config.ts';
 import type { InjectionConfig } from './containers.ts';
-import { mountIntoLateContainers, mutatePod, podFacts } from './mutate.ts';
+import { fsGroupToAdd, mountIntoLateContainers, mutatePod, podFacts } from './mutate.ts';
 import { applyJsonPatch, toJsonPatch } from './patch.ts';
 import { INJECTED_ENV } from './names.ts';
 
@@ -186,4 +186,22 @@ test('reinvocation: a late container outside vault-courier.io/containers is left
   const injected = mutatePod(original, { ...spec, containers: ['app'] }, config);
   injected.spec!.containers.push({ name: 'late' });
   assert.equal(mountIntoLateContainers(injected, config), undefined);
+});
+
+test('fsGroup: added where the application could not read the files otherwise, never over a user\'s data', () => {
+  const withSpec = (extra: Partial<NonNullable<V1Pod['spec']>>): V1Pod => ({ ...basePod(), spec: { containers: [{ name: 'app', image: 'app:1' }], ...extra } });
+  const cases: Array<{ name: string; pod: V1Pod; want: number | undefined }> = [
+    { name: 'no securityContext, no volumes: the injected containers\' group', pod: basePod(), want: 65532 },
+    { name: 'pod-level runAsGroup: that group', pod: withSpec({ securityContext: { runAsUser: 1000, runAsGroup: 3000 } }), want: 3000 },
+    { name: 'pod-local volumes only', pod: withSpec({ volumes: [{ name: 'cache', emptyDir: {} }, { name: 'cfg', configMap: { name: 'c' } }, { name: 'p', projected: { sources: [] } }] }), want: 65532 },
+    { name: 'the pod sets fsGroup: kept as it is', pod: withSpec({ securityContext: { fsGroup: 2000 } }), want: undefined },
+    { name: 'a PersistentVolumeClaim: not chowned behind the user\'s back', pod: withSpec({ volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'd' } }] }), want: undefined },
+    { name: 'a hostPath: left alone', pod: withSpec({ volumes: [{ name: 'h', hostPath: { path: '/x' } }] }), want: undefined },
+  ];
+  for (const c of cases) {
+    assert.equal(fsGroupToAdd(c.pod, podFacts(c.pod)), c.want, c.name);
+    assert.equal(specOf(applied(c.pod)).securityContext?.fsGroup, c.want ?? c.pod.spec?.securityContext?.fsGroup, `${c.name} (applied)`);
+  }
+  // The rest of an existing securityContext survives.
+  assert.deepEqual(specOf(applied(withSpec({ securityContext: { runAsUser: 1000, runAsNonRoot: true } }))).securityContext, { runAsUser: 1000, runAsNonRoot: true, fsGroup: 1000 });
 });

@@ -2,7 +2,7 @@
  * The injection plan: pod in, mutated pod out. Works on a structuredClone, does no I/O;
  * the webhook turns the difference into a JSONPatch (patch.ts).
  */
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { ANNOTATIONS, parseAnnotations, type InjectionSpec } from './annotations.ts';
 import { buildInitContainer, buildSidecarContainer, buildVolumes, DEFAULT_GRACE_PERIOD_SECONDS, IMAGE_USER, secretsMount, type InjectionConfig, type PodFacts } from './containers.ts';
 import { allContainers, containerNames, type DecideConfig } from './decide.ts';
@@ -28,10 +28,33 @@ export function podFacts(pod: V1Pod): PodFacts {
   };
 }
 
+/** Volume kinds that live and die with the pod: letting the kubelet apply fsGroup to them is harmless. */
+const POD_LOCAL_VOLUME_KINDS: ReadonlySet<string> = new Set(['name', 'emptyDir', 'configMap', 'secret', 'projected', 'downwardAPI']);
+
+function isPodLocal(volume: V1Volume): boolean {
+  return Object.keys(volume).every((key) => POD_LOCAL_VOLUME_KINDS.has(key));
+}
+
+/**
+ * The fsGroup to add so every container can read the 0440 files, or undefined to leave
+ * the pod as it is. The files belong to the injected containers' uid; an application
+ * running as another uid (an image's own non-root user, the common case) reads them
+ * through the group, and fsGroup is what puts every container in the volume's group. A pod
+ * that sets fsGroup keeps it. A pod with a persistent or external volume gets none: the
+ * kubelet would chown that volume's data to the new group on every mount; such a pod
+ * sets fsGroup itself (README, troubleshooting).
+ */
+export function fsGroupToAdd(pod: V1Pod, facts: PodFacts): number | undefined {
+  if (pod.spec?.securityContext?.fsGroup !== undefined) return undefined;
+  if (!(pod.spec?.volumes ?? []).every(isPodLocal)) return undefined;
+  return facts.runAsGroup;
+}
+
 /**
  * Returns a copy of `pod` with the init container first among the init containers (so
  * the pod's own init containers can read the secrets), the native sidecar right after
- * it, the three volumes, the secrets mount in the selected containers, and the status
+ * it, the three volumes, the secrets mount in the selected containers, an fsGroup where
+ * the application could not read the files otherwise (fsGroupToAdd), and the status
  * annotation. `pod` itself is never modified.
  */
 export function mutatePod(pod: V1Pod, spec: InjectionSpec, config: InjectionConfig): V1Pod {
@@ -46,6 +69,8 @@ export function mutatePod(pod: V1Pod, spec: InjectionSpec, config: InjectionConf
   }
   podSpec.initContainers = [buildInitContainer(spec, config, facts), buildSidecarContainer(spec, config, facts), ...(podSpec.initContainers ?? [])];
   podSpec.volumes = [...(podSpec.volumes ?? []), ...buildVolumes()];
+  const fsGroup = fsGroupToAdd(pod, facts);
+  if (fsGroup !== undefined) podSpec.securityContext = { ...podSpec.securityContext, fsGroup };
   mutated.metadata = { ...mutated.metadata, annotations: { ...mutated.metadata?.annotations, [ANNOTATIONS.status]: STATUS_INJECTED } };
   return mutated;
 }
