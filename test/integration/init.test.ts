@@ -206,6 +206,20 @@ test('the database user Vault issued connects to the real PostgreSQL', async () 
   }
 });
 
+test('run again in the same pod (a sandbox restart), init revokes the earlier run\'s token: its database user is dropped', async () => {
+  const first = await runInit([DB]);
+  assert.equal(first.code, 0, lastMessage(first));
+  const firstUser = (JSON.parse(readFileSync(path.join(first.secretsDir, 'db'), 'utf8')) as { username: string }).username;
+  assert.ok((await databaseUsers()).includes(firstUser));
+  const again = await runInit([DB], { VAULT_COURIER_SECRETS_DIR: first.secretsDir, VAULT_COURIER_STATE_DIR: first.stateDir });
+  assert.equal(again.code, 0, lastMessage(again));
+  const secondUser = (JSON.parse(readFileSync(path.join(first.secretsDir, 'db'), 'utf8')) as { username: string }).username;
+  assert.notEqual(secondUser, firstUser, 'the file holds the new run\'s user');
+  const users = await databaseUsers();
+  assert.ok(users.includes(secondUser), 'the new user lives');
+  assert.ok(!users.includes(firstUser), 'the earlier run\'s user was dropped with its token');
+});
+
 test('the env file, sourced by a real sh with set -a, reproduces every value', async () => {
   const r = await runInit([KV]);
   assert.equal(r.code, 0, lastMessage(r));

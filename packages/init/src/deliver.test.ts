@@ -42,8 +42,9 @@ type Answer = unknown | VaultFailure;
 const fail = (failure: VaultFailure): VaultFailure & { fail: true } => ({ ...failure, fail: true });
 
 /** A Vault whose answers per path are queued; the last answer repeats. */
-function fakeVault(answers: Record<string, Answer[]>): VaultApi & { calls: string[] } {
+function fakeVault(answers: Record<string, Answer[]>): VaultApi & { calls: string[]; revoked: string[] } {
   const calls: string[] = [];
+  const revoked: string[] = [];
   const next = (key: string): Promise<unknown> => {
     calls.push(key);
     const queue = answers[key] ?? [fail({ status: 404, vaultErrors: [] })];
@@ -53,6 +54,7 @@ function fakeVault(answers: Record<string, Answer[]>): VaultApi & { calls: strin
   };
   return {
     calls,
+    revoked,
     login: (authPath, role, jwt) => {
       assert.equal(jwt, JWT);
       return next(`login ${authPath} ${role}`);
@@ -61,8 +63,9 @@ function fakeVault(answers: Record<string, Answer[]>): VaultApi & { calls: strin
       assert.equal(token, TOKEN);
       return next(`read ${p}`);
     },
-    revokeSelf: async () => {
+    revokeSelf: async (token) => {
       await next('revoke');
+      revoked.push(token);
     },
   };
 }
@@ -82,6 +85,7 @@ function harness(vault: VaultApi): { deps: DeliverDeps; output: () => string; sl
     deps: {
       vault,
       readJwt: () => Promise.resolve(`${JWT}\n`),
+      readPreviousToken: () => Promise.resolve(undefined),
       logger: createLogger({ name: 't', destination: stream }),
       now: () => now,
       random: () => 0.5,
@@ -216,4 +220,19 @@ test('the secrets are fetched in parallel: every read is in flight before any an
   const manifest = await deliver({ ...config, secrets }, harness(vault).deps, new AbortController().signal);
   assert.equal(manifest.secrets.length, 10);
   assert.equal(readdirSync(config.secretsDir).length, 10);
+});
+
+test('a token an earlier run left is revoked once the new secrets are in place, and only then', async () => {
+  const answers = { 'login auth/kubernetes web': [LOGIN_OK], 'read secret/data/app': [KV_OK], 'read database/creds/web': [DB_OK], revoke: [{}] };
+  const ok = fakeVault(answers);
+  const h = harness(ok);
+  await deliver(config, { ...h.deps, readPreviousToken: () => Promise.resolve('hvs.previous-run') }, new AbortController().signal);
+  assert.deepEqual(ok.revoked, ['hvs.previous-run']);
+  assert.ok(!h.output().includes('hvs.previous-run'), 'the old token is not logged');
+
+  for (const dir of [config.secretsDir, config.stateDir]) for (const f of readdirSync(dir)) rmSync(path.join(dir, f), { force: true });
+  const failing = fakeVault({ ...answers, 'read database/creds/web': [fail({ status: 403, vaultErrors: ['permission denied'] })] });
+  const h2 = harness(failing);
+  await assert.rejects(deliver(config, { ...h2.deps, readPreviousToken: () => Promise.resolve('hvs.previous-run') }, new AbortController().signal));
+  assert.deepEqual(failing.revoked, [TOKEN], 'a failed delivery revokes its own token and keeps the earlier one, whose secrets are still in place');
 });

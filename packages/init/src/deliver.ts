@@ -4,7 +4,9 @@
  * sidecar. Every I/O dependency is passed in; main.ts wires the real ones.
  *
  * If anything fails after the login, the Vault token is revoked before exiting, so the
- * database users already created for this attempt die now instead of at their TTL.
+ * database users already created for this attempt die now instead of at their TTL. If an
+ * earlier run in this pod left a token (a pod sandbox restart re-runs init containers), it
+ * is revoked once the new secrets are in place, for the same reason.
  */
 import {
   CourierError,
@@ -33,6 +35,8 @@ export interface DeliverDeps extends RetryDeps {
   readonly vault: VaultApi;
   /** Reads the projected service-account token (audience `vault`). */
   readonly readJwt: () => Promise<string>;
+  /** The Vault token an earlier run of this init container left in the state volume, if any. */
+  readonly readPreviousToken: () => Promise<string | undefined>;
   readonly logger: Logger;
 }
 
@@ -132,13 +136,14 @@ async function writeAll(run: Run, loginResult: LoginResult, fetched: readonly Fe
   }
 }
 
-async function revokeQuietly(run: Run, token: string): Promise<void> {
+/** Best effort: a token Vault cannot revoke now still expires with its TTL. */
+async function revokeQuietly(run: Run, token: string, whose: string): Promise<void> {
   try {
     await run.deps.vault.revokeSelf(token);
-    run.deps.logger.info('revoked the Vault token of this failed attempt');
+    run.deps.logger.info(`revoked the Vault token of ${whose}`);
   } catch (err) {
     const failure = err instanceof VaultFailureError ? classifyVaultFailure(err.failure, { kind: 'revoke' }, run.config.vaultAddr) : err;
-    run.deps.logger.warn({ err: failure }, 'could not revoke the Vault token of this failed attempt; its leases expire with their TTL');
+    run.deps.logger.warn({ err: failure }, `could not revoke the Vault token of ${whose}; its leases expire with their TTL`);
   }
 }
 
@@ -146,6 +151,7 @@ async function revokeQuietly(run: Run, token: string): Promise<void> {
 export async function deliver(config: InitConfig, deps: DeliverDeps, signal: AbortSignal): Promise<LeaseManifest> {
   const started = deps.now();
   const run: Run = { config, deps, deadlineMs: started + config.deadlineSeconds * 1000 };
+  const previousToken = await deps.readPreviousToken();
   const loginResult = await login(run, signal);
   deps.logger.info({ authPath: config.authPath, role: config.role, tokenTtlSeconds: loginResult.lease.ttlSeconds, renewable: loginResult.lease.renewable }, 'logged in to Vault');
   let fetched: FetchedSecret[];
@@ -153,9 +159,10 @@ export async function deliver(config: InitConfig, deps: DeliverDeps, signal: Abo
     fetched = await fetchAll(run, loginResult.token, signal);
     await writeAll(run, loginResult, fetched);
   } catch (err) {
-    await revokeQuietly(run, loginResult.token);
+    await revokeQuietly(run, loginResult.token, 'this failed attempt');
     throw err;
   }
+  if (previousToken !== undefined && previousToken !== loginResult.token) await revokeQuietly(run, previousToken, 'an earlier run in this pod');
   for (const f of fetched) {
     deps.logger.info({ secretName: f.spec.name, path: f.spec.path, format: f.spec.format.kind, leaseDurationSeconds: f.lease.leaseDurationSeconds, renewable: f.lease.renewable }, 'secret delivered');
   }
