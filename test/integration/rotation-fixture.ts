@@ -24,9 +24,10 @@ import {
   type DevCluster,
 } from '@vault-courier/devcluster';
 import { startProcess, type ManagedProcess } from '@vault-courier/devcluster/process';
-import { createLogger, EVICT_AUDIENCE, INJECTED_ENV, parseConfig, VAULT_AUDIENCE, type Logger } from '@vault-courier/core';
+import { createLogger, EVICT_AUDIENCE, INJECTED_ENV, VAULT_AUDIENCE, type Logger } from '@vault-courier/core';
 import { startWebhook, type RunningWebhook } from '@vault-courier/webhook/server';
 import { evictRoutes } from '@vault-courier/webhook/evict/router';
+import { testWebhookConfig } from '@vault-courier/webhook/test-helpers';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 export const SIDECAR_MAIN = join(REPO, 'packages/sidecar/src/main.ts');
@@ -152,18 +153,8 @@ export async function startRotationWorld(): Promise<RotationWorld> {
     const webhookKc = await serviceAccountKubeConfig(cluster, 'vault-courier', 'vault-courier-webhook');
 
     const serving = await cluster.issueCertificate({ name: 'evict-webhook', commonName: 'vault-courier-webhook', ipAddresses: ['127.0.0.1'], usage: 'server' });
-    const config = parseConfig({
-      VAULT_COURIER_LISTEN: '127.0.0.1:0',
-      VAULT_COURIER_METRICS_LISTEN: '127.0.0.1:0',
-      VAULT_COURIER_TLS_CERT: serving.certPath,
-      VAULT_COURIER_TLS_KEY: serving.keyPath,
-      VAULT_COURIER_VAULT_ADDR: vaultProxy.addr,
-      VAULT_COURIER_DEFAULT_ROLE: 'app',
-      VAULT_COURIER_INIT_IMAGE: 'vault-courier/init:test',
-      VAULT_COURIER_SIDECAR_IMAGE: 'vault-courier/sidecar:test',
-      VAULT_COURIER_SERVICE_URL: 'https://127.0.0.1:8443',
-      VAULT_COURIER_SERVICE_CACERT: cluster.caCertPath,
-    });
+    // The cluster's CA signed the serving pair; Vault here needs no CA.
+    const config = testWebhookConfig({ certPath: serving.certPath, keyPath: serving.keyPath, caCertPath: cluster.caCertPath }, { VAULT_COURIER_VAULT_ADDR: vaultProxy.addr, VAULT_COURIER_VAULT_CACERT: '' });
     const webhookLog = logSink('vault-courier-webhook');
     const registry = new Registry();
     const webhook = await startWebhook(config, webhookLog.logger, {

@@ -12,8 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { AdmissionregistrationV1Api, ApiException, AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { startDevCluster, createNamespace, type DevCluster } from '@vault-courier/devcluster';
-import { buildMutatingWebhookConfiguration, createLogger, INIT_CONTAINER_NAME, parseConfig, SIDECAR_CONTAINER_NAME, WEBHOOK_NAME } from '@vault-courier/core';
+import { buildMutatingWebhookConfiguration, createLogger, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME, WEBHOOK_NAME } from '@vault-courier/core';
 import { startWebhook, type RunningWebhook } from '@vault-courier/webhook/server';
+import { testWebhookConfig } from '@vault-courier/webhook/test-helpers';
 
 const OPTED_IN = 'shop';
 const PLAIN = 'plain';
@@ -77,18 +78,8 @@ describe('webhook on the real API server', { timeout: 300_000 }, () => {
     cluster = await startDevCluster({ controllers: true });
     core = cluster.kubeConfig.makeApiClient(CoreV1Api);
     const serving = await cluster.issueCertificate({ name: 'webhook', commonName: 'vault-courier-webhook', ipAddresses: ['127.0.0.1'], usage: 'server' });
-    const config = parseConfig({
-      VAULT_COURIER_LISTEN: '127.0.0.1:0',
-      VAULT_COURIER_METRICS_LISTEN: '127.0.0.1:0',
-      VAULT_COURIER_TLS_CERT: serving.certPath,
-      VAULT_COURIER_TLS_KEY: serving.keyPath,
-      VAULT_COURIER_VAULT_ADDR: 'https://127.0.0.1:8200',
-      VAULT_COURIER_DEFAULT_ROLE: 'shop',
-      VAULT_COURIER_INIT_IMAGE: 'vault-courier/init:test',
-      VAULT_COURIER_SIDECAR_IMAGE: 'vault-courier/sidecar:test',
-      VAULT_COURIER_SERVICE_URL: 'https://127.0.0.1:8443',
-      VAULT_COURIER_SERVICE_CACERT: cluster.caCertPath,
-    });
+    // The cluster's CA signed the serving pair; Vault here needs no CA.
+    const config = testWebhookConfig({ certPath: serving.certPath, keyPath: serving.keyPath, caCertPath: cluster.caCertPath }, { VAULT_COURIER_VAULT_CACERT: '', VAULT_COURIER_DEFAULT_ROLE: 'shop' });
     webhook = await startWebhook(config, silentLogger());
     const caBundle = Buffer.from(cluster.caPem).toString('base64');
     const admission = cluster.kubeConfig.makeApiClient(AdmissionregistrationV1Api);

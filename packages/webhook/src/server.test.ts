@@ -7,7 +7,7 @@ import path from 'node:path';
 import express from 'express';
 import { createLogger, isCourierError, type Logger } from '@vault-courier/core';
 import { startWebhook, type RunningWebhook } from './server.ts';
-import { createTestPki, httpsPost, testWebhookConfig, type TestPki } from './test-helpers.ts';
+import { createTestPki, httpsPost, testTls, testWebhookConfig, type TestPki } from './test-helpers.ts';
 
 const CANARY = 'canary-9b2e-never-in-a-log-line';
 const FIXTURES = path.resolve(import.meta.dirname, '../../../test/fixtures/admission');
@@ -44,7 +44,7 @@ describe('webhook over HTTPS', () => {
   before(async () => {
     pki = await createTestPki();
     ca = pki.ca.certPem;
-    webhook = await startWebhook(testWebhookConfig(pki), logs.logger, { tlsPollIntervalMs: 50, drainTimeoutMs: 2_000 });
+    webhook = await startWebhook(testWebhookConfig(testTls(pki)), logs.logger, { tlsPollIntervalMs: 50, drainTimeoutMs: 2_000 });
   });
   after(async () => {
     await webhook?.close();
@@ -137,7 +137,7 @@ test('close() drains: an in-flight request completes, then the port is closed', 
   slow.post('/slow', (_req, res) => {
     setTimeout(() => res.status(200).json({ done: true }), 300);
   });
-  const webhook = await startWebhook(testWebhookConfig(pki), sink().logger, { routes: () => [slow], drainTimeoutMs: 5_000 });
+  const webhook = await startWebhook(testWebhookConfig(testTls(pki)), sink().logger, { routes: () => [slow], drainTimeoutMs: 5_000 });
   try {
     const inFlight = httpsPost(`${webhook.url}/slow`, '{}', { ca: pki.ca.certPem });
     await new Promise((r) => setTimeout(r, 50));
@@ -155,11 +155,11 @@ test('unreadable or mismatched certificate files stop the start, naming the vari
   const pki = await createTestPki();
   try {
     const other = await pki.issue('other');
-    const missing = testWebhookConfig(pki, { VAULT_COURIER_TLS_CERT: path.join(pki.dir, 'nope.crt') });
+    const missing = testWebhookConfig(testTls(pki), { VAULT_COURIER_TLS_CERT: path.join(pki.dir, 'nope.crt') });
     await assert.rejects(startWebhook(missing, sink().logger), (err) => isCourierError(err, 'config') && /VAULT_COURIER_TLS_CERT: cannot read/.test(err.message));
-    const mismatched = testWebhookConfig(pki, { VAULT_COURIER_TLS_KEY: other.keyPath });
+    const mismatched = testWebhookConfig(testTls(pki), { VAULT_COURIER_TLS_KEY: other.keyPath });
     await assert.rejects(startWebhook(mismatched, sink().logger), (err) => isCourierError(err, 'config') && /not a matching PEM certificate and key/.test(err.message));
-    const badCa = testWebhookConfig(pki, { VAULT_COURIER_VAULT_CACERT: path.join(pki.dir, 'nope.pem') });
+    const badCa = testWebhookConfig(testTls(pki), { VAULT_COURIER_VAULT_CACERT: path.join(pki.dir, 'nope.pem') });
     await assert.rejects(startWebhook(badCa, sink().logger), (err) => isCourierError(err, 'config') && /VAULT_COURIER_VAULT_CACERT/.test(err.message));
   } finally {
     await pki.remove();

@@ -28,19 +28,31 @@ export async function createTestPki(): Promise<TestPki> {
   return { dir, ca, serving, issue, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export function testWebhookConfig(pki: TestPki, env: Record<string, string> = {}): WebhookConfig {
+/** Where a test's webhook finds its serving pair and the CA that signed it. */
+export interface TestTls {
+  readonly certPath: string;
+  readonly keyPath: string;
+  readonly caCertPath: string;
+}
+
+export function testTls(pki: TestPki): TestTls {
+  return { certPath: pki.serving.certPath, keyPath: pki.serving.keyPath, caCertPath: pki.ca.certPath };
+}
+
+/** A loopback configuration through the real parser; `env` overrides any variable. */
+export function testWebhookConfig(tls: TestTls, env: Record<string, string> = {}): WebhookConfig {
   return parseConfig({
     VAULT_COURIER_LISTEN: '127.0.0.1:0',
     VAULT_COURIER_METRICS_LISTEN: '127.0.0.1:0',
-    VAULT_COURIER_TLS_CERT: pki.serving.certPath,
-    VAULT_COURIER_TLS_KEY: pki.serving.keyPath,
+    VAULT_COURIER_TLS_CERT: tls.certPath,
+    VAULT_COURIER_TLS_KEY: tls.keyPath,
     VAULT_COURIER_VAULT_ADDR: 'https://127.0.0.1:8200',
-    VAULT_COURIER_VAULT_CACERT: pki.ca.certPath,
+    VAULT_COURIER_VAULT_CACERT: tls.caCertPath,
     VAULT_COURIER_DEFAULT_ROLE: 'app',
     VAULT_COURIER_INIT_IMAGE: 'vault-courier/init:test',
     VAULT_COURIER_SIDECAR_IMAGE: 'vault-courier/sidecar:test',
     VAULT_COURIER_SERVICE_URL: 'https://127.0.0.1:8443',
-    VAULT_COURIER_SERVICE_CACERT: pki.ca.certPath,
+    VAULT_COURIER_SERVICE_CACERT: tls.caCertPath,
     ...env,
   });
 }
