@@ -275,3 +275,22 @@ test('restarted while Vault still extends the token: the renewal schedule resume
   await h.clock.advanceTo(T0 + 800_000);
   assert.deepEqual(h.renewals.map((t) => t - T0), [800_000]);
 });
+
+test('a deadline months away is reached through timers Node can hold (past 2^31-1 ms setTimeout fires at once)', async () => {
+  const days = 86_400;
+  const h = harness({ manifest: manifest([secret('db', 90 * days)], { ttlSeconds: 90 * days, renewable: false }) });
+  const delays: number[] = [];
+  const setTimer = h.clock.setTimer.bind(h.clock);
+  h.clock.setTimer = (fn, ms) => {
+    delays.push(ms);
+    return setTimer(fn, ms);
+  };
+  await h.sidecar.start();
+  const at = deadlineOf(h);
+  assert.ok(at - T0 > 2 ** 31, `the deadline (${at - T0} ms away) must lie beyond one timer for this test to mean anything`);
+  await h.clock.advanceTo(at - 1);
+  assert.equal(h.posts.length, 0, 'no eviction before the deadline');
+  await h.clock.advanceTo(at);
+  assert.equal(h.posts.length, 1, 'evicted at the deadline');
+  assert.ok(delays.length > 1 && delays.every((ms) => ms <= 2 ** 31 - 1), `a timer of ${Math.max(...delays)} ms would overflow and fire at once`);
+});
