@@ -305,12 +305,12 @@ describe('real parts', () => {
 
 describe('start-up faults', () => {
   test('a component that dies is reported with the tail of its log, and nothing is left behind', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'fake-apiserver-'));
-    const fake = join(dir, 'kube-apiserver');
-    await writeFile(fake, '#!/bin/sh\necho "I1124 starting"\necho "E1124 fatal: unable to load the serving certificate" >&2\nexit 1\n', { mode: 0o755 });
+    const dir = await mkdtemp(join(tmpdir(), 'apiserver-fault-injector-'));
+    const apiserverFaultInjector = join(dir, 'kube-apiserver');
+    await writeFile(apiserverFaultInjector, '#!/bin/sh\necho "I1124 starting"\necho "E1124 fatal: unable to load the serving certificate" >&2\nexit 1\n', { mode: 0o755 });
     let clusterDir = '';
     try {
-      await assert.rejects(startDevCluster({ controllers: false, binaries: { kubeApiserver: fake } }), (err: unknown) => {
+      await assert.rejects(startDevCluster({ controllers: false, binaries: { kubeApiserver: apiserverFaultInjector } }), (err: unknown) => {
         assert.ok(err instanceof ComponentDiedError);
         assert.equal(err.component, 'kube-apiserver');
         assert.match(err.message, /kube-apiserver exited with code 1 before it was ready/);

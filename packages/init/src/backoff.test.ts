@@ -6,7 +6,7 @@ import { retry, type RetryDeps } from './backoff.ts';
 const OPTS = { initialMs: 100, maxMs: 1000 };
 
 /** A clock that only moves when the loop sleeps. */
-function fakeTime(start = 1_000_000): RetryDeps & { slept: number[] } {
+function manualTime(start = 1_000_000): RetryDeps & { slept: number[] } {
   let t = start;
   const slept: number[] = [];
   return {
@@ -24,7 +24,7 @@ function fakeTime(start = 1_000_000): RetryDeps & { slept: number[] } {
 const down = (): CourierError => new CourierError('vault', 'Vault at http://v unreachable (ECONNREFUSED)', { retryable: true });
 
 test('retry returns the first success after retryable failures, backing off', async () => {
-  const deps = fakeTime();
+  const deps = manualTime();
   let calls = 0;
   const value = await retry(
     () => {
@@ -40,7 +40,7 @@ test('retry returns the first success after retryable failures, backing off', as
 });
 
 test('retry gives up at the deadline with the last reason and the setting to raise', async () => {
-  const deps = fakeTime();
+  const deps = manualTime();
   const retries: number[] = [];
   await assert.rejects(
     retry(() => Promise.reject(down()), { deadlineMs: deps.now() + 2_000, deadlineSetting: 'VAULT_COURIER_INIT_DEADLINE_SECONDS', backoff: OPTS, onRetry: (_e, n) => retries.push(n) }, deps),
@@ -58,7 +58,7 @@ test('retry gives up at the deadline with the last reason and the setting to rai
 });
 
 test('retry fails at once on a non-retryable error', async () => {
-  const deps = fakeTime();
+  const deps = manualTime();
   let calls = 0;
   await assert.rejects(
     retry(
@@ -76,13 +76,13 @@ test('retry fails at once on a non-retryable error', async () => {
 });
 
 test('retry rethrows errors that are not CourierErrors untouched', async () => {
-  const deps = fakeTime();
+  const deps = manualTime();
   const bug = new TypeError('bug');
   await assert.rejects(retry(() => Promise.reject(bug), { deadlineMs: deps.now() + 60_000, deadlineSetting: 'X' }, deps), (err) => err === bug);
 });
 
 test('retry stops when its signal is aborted', async () => {
-  const deps = fakeTime();
+  const deps = manualTime();
   const controller = new AbortController();
   let calls = 0;
   await assert.rejects(

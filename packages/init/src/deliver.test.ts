@@ -41,8 +41,12 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 type Answer = unknown | VaultFailure;
 const fail = (failure: VaultFailure): VaultFailure & { fail: true } => ({ ...failure, fail: true });
 
-/** A Vault whose answers per path are queued; the last answer repeats. */
-function fakeVault(answers: Record<string, Answer[]>): VaultApi & { calls: string[]; revoked: string[] } {
+/**
+ * Fault injector for Vault: answers per path are queued (the last repeats), so a test can
+ * make Vault seal, fail or refuse at exactly the attempt it means, which the real Vault
+ * cannot do on cue. The behaviour on the real Vault is in test/integration/init.test.ts.
+ */
+function vaultFaultInjector(answers: Record<string, Answer[]>): VaultApi & { calls: string[]; revoked: string[] } {
   const calls: string[] = [];
   const revoked: string[] = [];
   const next = (key: string): Promise<unknown> => {
@@ -99,7 +103,7 @@ function harness(vault: VaultApi): { deps: DeliverDeps; output: () => string; sl
 }
 
 test('delivers every secret, the token and the manifest, and logs one line per secret without values', async () => {
-  const vault = fakeVault({ 'login auth/kubernetes web': [LOGIN_OK], 'read secret/data/app': [KV_OK], 'read database/creds/web': [DB_OK] });
+  const vault = vaultFaultInjector({ 'login auth/kubernetes web': [LOGIN_OK], 'read secret/data/app': [KV_OK], 'read database/creds/web': [DB_OK] });
   const h = harness(vault);
   const manifest = await deliver(config, h.deps, new AbortController().signal);
 
@@ -127,7 +131,7 @@ test('delivers every secret, the token and the manifest, and logs one line per s
 test('retries a sealed Vault and a failing database, then delivers', async () => {
   const sealed = fail({ status: 503, vaultErrors: ['Vault is sealed'] });
   const pgDown = fail({ status: 500, vaultErrors: ['failed to verify connection: dial tcp: connection refused'] });
-  const vault = fakeVault({ 'login auth/kubernetes web': [sealed, sealed, LOGIN_OK], 'read secret/data/app': [KV_OK], 'read database/creds/web': [pgDown, DB_OK] });
+  const vault = vaultFaultInjector({ 'login auth/kubernetes web': [sealed, sealed, LOGIN_OK], 'read secret/data/app': [KV_OK], 'read database/creds/web': [pgDown, DB_OK] });
   const h = harness(vault);
   await deliver(config, h.deps, new AbortController().signal);
   assert.equal(vault.calls.filter((c) => c.startsWith('login')).length, 3);
@@ -138,7 +142,7 @@ test('retries a sealed Vault and a failing database, then delivers', async () =>
 });
 
 test('gives up at the deadline with the last reason', async () => {
-  const vault = fakeVault({ 'login auth/kubernetes web': [fail({ vaultErrors: [], code: 'ECONNREFUSED' })] });
+  const vault = vaultFaultInjector({ 'login auth/kubernetes web': [fail({ vaultErrors: [], code: 'ECONNREFUSED' })] });
   const h = harness(vault);
   await assert.rejects(deliver({ ...config, deadlineSeconds: 5 }, h.deps, new AbortController().signal), (err: unknown) => {
     assert.ok(isCourierError(err, 'vault'));
@@ -161,7 +165,7 @@ const NOTHING_WRITTEN: ReadonlyArray<{ name: string; secrets?: readonly SecretSp
 
 for (const row of NOTHING_WRITTEN) {
   test(`${row.name}: fails at once, writes nothing, revokes the token`, async () => {
-    const vault = fakeVault({ 'login auth/kubernetes web': [LOGIN_OK], 'read secret/data/app': [KV_OK], 'read database/creds/web': row.db, revoke: [{}] });
+    const vault = vaultFaultInjector({ 'login auth/kubernetes web': [LOGIN_OK], 'read secret/data/app': [KV_OK], 'read database/creds/web': row.db, revoke: [{}] });
     const h = harness(vault);
     const cfg = row.secrets === undefined ? config : { ...config, secrets: row.secrets };
     await assert.rejects(deliver(cfg, h.deps, new AbortController().signal), (err: unknown) => {
@@ -178,7 +182,7 @@ for (const row of NOTHING_WRITTEN) {
 }
 
 test('a permanent failure stops the other secrets retrying', async () => {
-  const vault = fakeVault({
+  const vault = vaultFaultInjector({
     'login auth/kubernetes web': [LOGIN_OK],
     'read secret/data/app': [fail({ status: 503, vaultErrors: ['Vault is sealed'] })],
     'read database/creds/web': [fail({ status: 403, vaultErrors: ['permission denied'] })],
@@ -190,13 +194,13 @@ test('a permanent failure stops the other secrets retrying', async () => {
 });
 
 test('an unreadable token file names the variable and the path', async () => {
-  const h = harness(fakeVault({}));
+  const h = harness(vaultFaultInjector({}));
   const deps = { ...h.deps, readJwt: () => Promise.reject(Object.assign(new Error('nope'), { code: 'ENOENT' })) };
   await assert.rejects(deliver(config, deps, new AbortController().signal), (err: unknown) => isCourierError(err, 'config') && err.message.startsWith('VAULT_COURIER_VAULT_JWT_PATH: cannot read the service-account token at /token/vault (ENOENT)'));
 });
 
 test('a wrong role fails at once naming the role annotation', async () => {
-  const vault = fakeVault({ 'login auth/kubernetes web': [fail({ status: 400, vaultErrors: ['invalid role name "web"'] })] });
+  const vault = vaultFaultInjector({ 'login auth/kubernetes web': [fail({ status: 400, vaultErrors: ['invalid role name "web"'] })] });
   const h = harness(vault);
   await assert.rejects(deliver(config, h.deps, new AbortController().signal), /^CourierError: vault-courier\.io\/role: Vault has no role "web" at auth\/kubernetes/);
   assert.equal(vault.calls.length, 1);
@@ -224,14 +228,14 @@ test('the secrets are fetched in parallel: every read is in flight before any an
 
 test('a token an earlier run left is revoked once the new secrets are in place, and only then', async () => {
   const answers = { 'login auth/kubernetes web': [LOGIN_OK], 'read secret/data/app': [KV_OK], 'read database/creds/web': [DB_OK], revoke: [{}] };
-  const ok = fakeVault(answers);
+  const ok = vaultFaultInjector(answers);
   const h = harness(ok);
   await deliver(config, { ...h.deps, readPreviousToken: () => Promise.resolve('hvs.previous-run') }, new AbortController().signal);
   assert.deepEqual(ok.revoked, ['hvs.previous-run']);
   assert.ok(!h.output().includes('hvs.previous-run'), 'the old token is not logged');
 
   for (const dir of [config.secretsDir, config.stateDir]) for (const f of readdirSync(dir)) rmSync(path.join(dir, f), { force: true });
-  const failing = fakeVault({ ...answers, 'read database/creds/web': [fail({ status: 403, vaultErrors: ['permission denied'] })] });
+  const failing = vaultFaultInjector({ ...answers, 'read database/creds/web': [fail({ status: 403, vaultErrors: ['permission denied'] })] });
   const h2 = harness(failing);
   await assert.rejects(deliver(config, { ...h2.deps, readPreviousToken: () => Promise.resolve('hvs.previous-run') }, new AbortController().signal));
   assert.deepEqual(failing.revoked, [TOKEN], 'a failed delivery revokes its own token and keeps the earlier one, whose secrets are still in place');

@@ -51,12 +51,16 @@ async function listen(server: http.Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-const decoySeen: Seen[] = [];
+// Request recorders standing in for Vault: the real Vault cannot report the headers it
+// received, and these tests are about exactly that (no token, namespace or prefix from the
+// environment). envVaultFaultInjector sits at the environment's VAULT_ADDR: any request it
+// sees is the fault under test. The client against the real Vault: test/integration/init.test.ts.
+const envVaultSeen: Seen[] = [];
 const seen: Seen[] = [];
 const tlsSeen: Seen[] = [];
-const decoy = http.createServer(handler(decoySeen));
-const plain = http.createServer(handler(seen));
-let secure: https.Server;
+const envVaultFaultInjector = http.createServer(handler(envVaultSeen));
+const recordingVault = http.createServer(handler(seen));
+let recordingTlsVault: https.Server;
 let caPem = '';
 let dir = '';
 let plainAddr = '';
@@ -68,10 +72,10 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'vault-client-'));
   execFileSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
   caPem = readFileSync(path.join(dir, 'cert.pem'), 'utf8');
-  secure = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert: caPem }, handler(tlsSeen));
-  process.env.VAULT_ADDR = `http://127.0.0.1:${await listen(decoy)}`;
-  plainAddr = `http://127.0.0.1:${await listen(plain)}`;
-  secureAddr = `https://127.0.0.1:${await listen(secure)}`;
+  recordingTlsVault = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert: caPem }, handler(tlsSeen));
+  process.env.VAULT_ADDR = `http://127.0.0.1:${await listen(envVaultFaultInjector)}`;
+  plainAddr = `http://127.0.0.1:${await listen(recordingVault)}`;
+  secureAddr = `https://127.0.0.1:${await listen(recordingTlsVault)}`;
   process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
     stderr.push(chunk.toString());
     return originalWrite(chunk, ...rest);
@@ -80,12 +84,12 @@ before(async () => {
 
 after(() => {
   process.stderr.write = originalWrite;
-  decoy.close();
-  plain.close();
-  secure.close();
-  decoy.closeAllConnections();
-  plain.closeAllConnections();
-  secure.closeAllConnections();
+  envVaultFaultInjector.close();
+  recordingVault.close();
+  recordingTlsVault.close();
+  envVaultFaultInjector.closeAllConnections();
+  recordingVault.closeAllConnections();
+  recordingTlsVault.closeAllConnections();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -103,7 +107,7 @@ test('login goes to the configured address only, with no token and no namespace 
   assert.deepEqual(JSON.parse(req.body), { role: 'app', jwt: JWT });
   assert.equal(req.headers['x-vault-token'], undefined);
   assert.equal(req.headers['x-vault-namespace'], undefined);
-  assert.equal(decoySeen.length, 0, 'VAULT_ADDR was used');
+  assert.equal(envVaultSeen.length, 0, 'VAULT_ADDR was used');
 });
 
 test('read sends the token it is given, never VAULT_TOKEN', async () => {

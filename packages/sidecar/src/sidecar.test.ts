@@ -16,7 +16,7 @@ function flush(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-function fakeClock(start: number): Clock & { advanceTo(t: number): Promise<void>; advance(ms: number): Promise<void> } {
+function manualClock(start: number): Clock & { advanceTo(t: number): Promise<void>; advance(ms: number): Promise<void> } {
   let now = start;
   let id = 0;
   const timers = new Map<number, { at: number; fn: () => void }>();
@@ -55,7 +55,7 @@ function manifest(secrets: SecretLease[], token = { ttlSeconds: 3600, renewable:
 }
 
 interface Harness {
-  clock: ReturnType<typeof fakeClock>;
+  clock: ReturnType<typeof manualClock>;
   posts: { path: string; jwt: string; body: Record<string, unknown>; at: number }[];
   renewals: number[];
   revokes: number;
@@ -65,6 +65,12 @@ interface Harness {
   sidecar: ReturnType<typeof createSidecar>;
 }
 
+/**
+ * The sidecar with a fault injector around it: Vault's renew/lookup/revoke and the
+ * endpoint's answers (429, 503, 404, 409, unreachable) come from the test, on a manual
+ * clock, because neither the real Vault nor the API server produces them on cue. The
+ * sidecar against the real parts: test/integration/sidecar.test.ts.
+ */
 function harness(options: {
   manifest: LeaseManifest;
   answers?: (path: string, n: number) => EndpointAnswer | Error;
@@ -73,7 +79,7 @@ function harness(options: {
   mode?: SidecarDeps['mode'];
   lookup?: TokenInfo;
 }): Harness {
-  const clock = fakeClock(T0);
+  const clock = manualClock(T0);
   const chunks: string[] = [];
   const logger = createLogger({ name: 'sidecar-test', destination: new Writable({ write: (c: Buffer, _e, done) => (chunks.push(c.toString()), done()) }) });
   const h: Omit<Harness, 'sidecar'> & { sidecar?: Harness['sidecar'] } = {

@@ -10,7 +10,12 @@ const TOKEN = 'hvs.canary-token-must-never-appear';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
-async function fakeVault(handler: Handler) {
+/**
+ * Fault injector for Vault's token endpoints: answers exactly as the test says (a 5xx, a
+ * capped renewal, a hang) and records each request, which the real Vault cannot be made to
+ * do on cue. The sidecar against the real Vault is in test/integration/sidecar.test.ts.
+ */
+async function vaultFaultInjector(handler: Handler) {
   const seen: { method: string; url: string; token: string | undefined; body: string }[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -31,7 +36,7 @@ const json = (res: ServerResponse, status: number, body: unknown) => {
 };
 
 test('renew-self sends the token and the increment, reads lease_duration and renewable', async () => {
-  const v = await fakeVault((_q, _b, res) => json(res, 200, { auth: { lease_duration: 3600, renewable: true } }));
+  const v = await vaultFaultInjector((_q, _b, res) => json(res, 200, { auth: { lease_duration: 3600, renewable: true } }));
   try {
     const t = createVaultToken({ addr: v.addr, caPem: undefined, token: TOKEN, requestTimeoutMs: 1000 });
     assert.deepEqual(await t.renewSelf(3600), { ttlSeconds: 3600, renewable: true });
@@ -42,7 +47,7 @@ test('renew-self sends the token and the increment, reads lease_duration and ren
 });
 
 test('lookup-self: expiry and the start of the current TTL, after a renewal', async () => {
-  const v = await fakeVault((_q, _b, res) =>
+  const v = await vaultFaultInjector((_q, _b, res) =>
     json(res, 200, { data: { ttl: 1200, renewable: true, issue_time: '2026-11-24T12:00:00Z', last_renewal_time: Date.UTC(2026, 10, 24, 12, 40) / 1000, expire_time: '2026-11-24T13:40:00Z' } }),
   );
   try {
@@ -55,7 +60,7 @@ test('lookup-self: expiry and the start of the current TTL, after a renewal', as
 });
 
 test('the environment changes nothing: VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE are ignored', async () => {
-  const v = await fakeVault((req, _b, res) => json(res, 200, { auth: { lease_duration: 60, renewable: true }, ns: req.headers['x-vault-namespace'] ?? null }));
+  const v = await vaultFaultInjector((req, _b, res) => json(res, 200, { auth: { lease_duration: 60, renewable: true }, ns: req.headers['x-vault-namespace'] ?? null }));
   const saved = { ...process.env };
   Object.assign(process.env, { VAULT_ADDR: 'http://127.0.0.1:1', VAULT_TOKEN: 'env-token', VAULT_NAMESPACE: 'env-ns' });
   try {
@@ -77,7 +82,7 @@ const failures: { name: string; handler: Handler; retryable: boolean; message: R
 
 for (const f of failures) {
   test(`renew-self failure: ${f.name}, and the token is in no error`, async () => {
-    const v = await fakeVault(f.handler);
+    const v = await vaultFaultInjector(f.handler);
     try {
       const t = createVaultToken({ addr: v.addr, caPem: undefined, token: TOKEN, requestTimeoutMs: 300 });
       const err = await t.renewSelf(60).then(() => assert.fail('expected a failure'), (e: unknown) => e);

@@ -11,8 +11,11 @@ import { PodVolumes } from './volumes.ts';
 const pod = { metadata: { name: 'web-1', namespace: 'shop', uid: 'u-1' }, spec: { serviceAccountName: 'web', containers: [] } };
 const quiet = createLogger({ name: 'test', level: 'silent' });
 
-/** A TokenRequest endpoint whose tokens live `lifetimeMs`, numbered so a refresh is visible. */
-function fakeCore(lifetimeMs: number) {
+/**
+ * Fault injector for TokenRequest: tokens that live `lifetimeMs`, numbered so a refresh is
+ * visible. The real API server refuses lifetimes under 600 s, too long to watch a refresh.
+ */
+function shortLivedTokensFaultInjector(lifetimeMs: number) {
   const requests: { name: string; namespace: string; body: AuthenticationV1TokenRequest }[] = [];
   const core = {
     createNamespacedServiceAccountToken: async (req: { name: string; namespace: string; body: AuthenticationV1TokenRequest }) => {
@@ -26,7 +29,7 @@ function fakeCore(lifetimeMs: number) {
 
 test('projected tokens: requested bound to the pod with the spec audience and lifetime, written with the mode, refreshed at 80% of their lifetime', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'vc-volumes-'));
-  const { core, requests } = fakeCore(1_000);
+  const { core, requests } = shortLivedTokensFaultInjector(1_000);
   const volumes = new PodVolumes(core, pod, quiet);
   try {
     await volumes.prepare([
@@ -68,7 +71,7 @@ test('projected tokens: requested bound to the pod with the spec audience and li
 
 test('a configMap key that is missing fails the volume with a message naming it', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'vc-volumes-'));
-  const { core } = fakeCore(60_000);
+  const { core } = shortLivedTokensFaultInjector(60_000);
   const volumes = new PodVolumes(core, pod, quiet);
   try {
     await assert.rejects(

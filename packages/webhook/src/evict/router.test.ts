@@ -13,7 +13,13 @@ import type { VerifyResult } from './token-verifier.ts';
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.canary-jwt-payload.signature';
 const POD: PodIdentity = { namespace: 'shop', name: 'api-1', uid: '0b8d2f4e-1c3a-4e5f-8a9b-0c1d2e3f4a5b', serviceAccount: 'api' };
 
-interface World {
+/**
+ * Fault injector for everything around the router: the API server's answer to the Eviction
+ * (201, 429, 404, 409, 403, unreachable), Vault's health, the token verifier's verdict.
+ * The real API server cannot be made to answer each of these on cue; the router on the real
+ * API server and Vault is in test/integration/evict.test.ts.
+ */
+interface FaultInjector {
   verify: VerifyResult;
   vaultOk: boolean;
   answer: EvictionAnswer | Error;
@@ -23,7 +29,7 @@ interface World {
   now: number;
 }
 
-async function serve(world: World, over: Partial<EvictRouterDeps> = {}) {
+async function serve(world: FaultInjector, over: Partial<EvictRouterDeps> = {}) {
   const chunks: string[] = [];
   const registry = new Registry();
   const deps: EvictRouterDeps = {
@@ -54,11 +60,11 @@ async function serve(world: World, over: Partial<EvictRouterDeps> = {}) {
   return { post, registry, logs: () => chunks.join(''), close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-function world(over: Partial<World> = {}): World {
+function faultInjector(over: Partial<FaultInjector> = {}): FaultInjector {
   return { verify: { ok: true, pod: POD }, vaultOk: true, answer: { status: 201, message: 'accepted', causes: [] }, budgets: [], evictions: [], events: [], now: 0, ...over };
 }
 
-const rows: { name: string; world: Partial<World>; jwt?: string | null; status: number; evicted: boolean; event?: RegExp; outcome: string }[] = [
+const rows: { name: string; world: Partial<FaultInjector>; jwt?: string | null; status: number; evicted: boolean; event?: RegExp; outcome: string }[] = [
   { name: 'accepted: 201 and an EvictionRequested Event', world: {}, status: 201, evicted: true, event: /^EvictionRequested Normal Evicting the pod so its replacement gets new Vault credentials: secret db/, outcome: 'requested' },
   { name: 'a PDB blocks: 429 and an EvictionBlocked Event naming the budget', world: { answer: { status: 429, message: "Cannot evict pod as it would violate the pod's disruption budget.", causes: [] }, budgets: ['api-pdb'] }, status: 429, evicted: true, event: /^EvictionBlocked Warning .*blocked by PodDisruptionBudget api-pdb: Cannot evict/, outcome: 'blocked' },
   { name: 'pod gone: 404', world: { answer: { status: 404, message: 'pods "api-1" not found', causes: [] } }, status: 404, evicted: true, outcome: 'gone' },
@@ -74,7 +80,7 @@ const rows: { name: string; world: Partial<World>; jwt?: string | null; status: 
 
 for (const row of rows) {
   test(`POST /evict: ${row.name}`, async () => {
-    const w = world(row.world);
+    const w = faultInjector(row.world);
     const s = await serve(w);
     try {
       const res = await s.post('/evict', row.jwt === null ? undefined : (row.jwt ?? JWT), { reason: 'secret db (database/creds/db) expires at 2026-11-24T12:00:30.000Z' });
@@ -97,7 +103,7 @@ for (const row of rows) {
 }
 
 test('POST /evict: rate-limited per pod uid, with Retry-After, refilled with time', async () => {
-  const w = world();
+  const w = faultInjector();
   const s = await serve(w, { rateLimit: { capacity: 2, refillPerSecond: 0.5 } });
   try {
     assert.equal((await s.post('/evict', JWT)).status, 201);
@@ -114,7 +120,7 @@ test('POST /evict: rate-limited per pod uid, with Retry-After, refilled with tim
 });
 
 test('POST /expiry-warning: a CredentialsExpiring Warning Event on the pod, no eviction', async () => {
-  const w = world();
+  const w = faultInjector();
   const s = await serve(w);
   try {
     const res = await s.post('/expiry-warning', JWT, { expiresAt: '2026-11-24T13:00:00.000Z', lease: 'secret db (database/creds/db)', why: 'a Job owns the pod\u0007' });
@@ -136,8 +142,8 @@ test('POST /expiry-warning: a CredentialsExpiring Warning Event on the pod, no e
 
 test('two routers on one registry share the counter (createApp may be called again in tests)', async () => {
   const registry = new Registry();
-  const a = await serve(world(), { registry });
-  const b = await serve(world(), { registry });
+  const a = await serve(faultInjector(), { registry });
+  const b = await serve(faultInjector(), { registry });
   await a.close();
   await b.close();
   assert.ok(registry.getSingleMetric('vault_courier_eviction_requests_total'));
