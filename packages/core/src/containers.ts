@@ -56,7 +56,6 @@ export interface PodFacts {
  * always hold a valid token for the sidecar's later eviction call.
  */
 export const TOKEN_EXPIRATION_SECONDS = 3600;
-export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
 
 /** The numeric non-root user of the init and sidecar images (Dockerfile.init, Dockerfile.sidecar). */
 export const IMAGE_USER = 65532;

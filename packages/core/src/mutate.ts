@@ -4,9 +4,9 @@
  */
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { ANNOTATIONS, parseAnnotations, type InjectionSpec } from './annotations.ts';
-import { buildInitContainer, buildSidecarContainer, buildVolumes, DEFAULT_GRACE_PERIOD_SECONDS, IMAGE_USER, secretsMount, type InjectionConfig, type PodFacts } from './containers.ts';
+import { buildInitContainer, buildSidecarContainer, buildVolumes, IMAGE_USER, secretsMount, type InjectionConfig, type PodFacts } from './containers.ts';
 import { allContainers, containerNames, type DecideConfig } from './decide.ts';
-import { INIT_CONTAINER_NAME, SECRETS_VOLUME, SIDECAR_CONTAINER_NAME, STATUS_INJECTED } from './names.ts';
+import { DEFAULT_GRACE_PERIOD_SECONDS, INIT_CONTAINER_NAME, SECRETS_VOLUME, SIDECAR_CONTAINER_NAME, STATUS_INJECTED } from './names.ts';
 
 /**
  * The pod-level non-root identity, if the pod sets one. With a pod uid, the application

@@ -33,6 +33,8 @@ export const VAULT_AUDIENCE = 'vault';
 export const EVICT_AUDIENCE = 'vault-courier';
 
 export const DEFAULT_MOUNT_PATH = '/vault/secrets';
+/** Kubernetes' own default terminationGracePeriodSeconds, for pods that set none. */
+export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
 export const STATUS_INJECTED = 'injected';
 
 /**

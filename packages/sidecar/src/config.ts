@@ -4,7 +4,7 @@
  * process.env in.
  */
 import { CourierError } from '@vault-courier/core/errors';
-import { INJECTED_ENV } from '@vault-courier/core/names';
+import { DEFAULT_GRACE_PERIOD_SECONDS, INJECTED_ENV } from '@vault-courier/core/names';
 
 export interface SidecarConfig {
   readonly stateDir: string;
@@ -64,7 +64,7 @@ export function parseSidecarConfig(env: Env): SidecarConfig {
 
   const rotateText = env[INJECTED_ENV.rotate]?.trim() ?? 'true';
   if (rotateText !== 'true' && rotateText !== 'false') problems.push(`${INJECTED_ENV.rotate} must be "true" or "false", got "${rotateText}"`);
-  const graceText = env[INJECTED_ENV.gracePeriodSeconds]?.trim() ?? '30';
+  const graceText = env[INJECTED_ENV.gracePeriodSeconds]?.trim() ?? String(DEFAULT_GRACE_PERIOD_SECONDS);
   const grace = Number(graceText);
   if (!/^\d+$/.test(graceText) || !Number.isSafeInteger(grace)) problems.push(`${INJECTED_ENV.gracePeriodSeconds} must be a whole number of seconds, got "${graceText}"`);
 

@@ -11,7 +11,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Pod, type V1PodCondition, type V1PodStatus } from '@kubernetes/client-node';
-import type { Logger } from '@vault-courier/core';
+import { backoffDelay, DEFAULT_GRACE_PERIOD_SECONDS, type BackoffOptions, type Logger } from '@vault-courier/core';
 import { spawnContainer, type ContainerProcess } from './container-process.ts';
 import type { ImageMap } from './images.ts';
 import { planPod, type ContainerPlan, type PodPlan } from './pod-plan.ts';
@@ -40,15 +40,15 @@ export interface WorkerDeps {
 }
 
 const OWN_CONDITIONS = new Set(['PodScheduled', 'Initialized', 'ContainersReady', 'Ready']);
-const DEFAULT_GRACE_SECONDS = 30;
 /** When the runner itself stops (or the pod object vanished), nobody waits a full grace period. */
 const KILL_GRACE_MS = 3_000;
 const VOLUME_RETRY_MS = 3_000;
-const MAX_BACKOFF_MS = 20_000;
-
 /** Crash-loop backoff, shorter than a kubelet's (10 s to 5 min) to suit a local run. */
+const CRASH_LOOP_BACKOFF: BackoffOptions = { initialMs: 1_000, maxMs: 20_000 };
+
+/** Like a kubelet's, without jitter: the full step every time. */
 export function restartBackoffMs(restartCount: number): number {
-  return Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(restartCount, 10));
+  return backoffDelay(restartCount, CRASH_LOOP_BACKOFF, () => 1);
 }
 
 /** Whether a container that exited is started again, by the pod's restartPolicy. */
@@ -104,7 +104,7 @@ export class PodWorker {
   update(pod: V1Pod): void {
     this.#pod = pod;
     if (pod.metadata?.deletionTimestamp !== undefined && this.#shutdown === undefined) {
-      const seconds = pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
+      const seconds = pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS;
       this.#log.info({ gracePeriodSeconds: seconds }, 'pod deletion requested: stopping containers');
       this.#shutdown = this.#stop(seconds * 1000, true);
     }
