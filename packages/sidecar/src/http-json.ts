@@ -1,9 +1,9 @@
 /**
  * One JSON request over node:http(s), for the sidecar's only two peers (Vault and the
- * eviction endpoint). Not fetch (undici costs ~10 MB of memory in every pod) and not
- * node-vault (axios and its helpers cost ~20 MB RSS, measured): three Vault calls and
- * one POST do not need them. Never reads the environment (no proxy, no VAULT_*), always
- * verifies TLS, bounds the answer's size and the wait.
+ * eviction endpoint). Not node-vault: measured on the idle bundle, it costs 8 MB of
+ * private memory (26.1 against 18.0 MB) in every pod for the pod's whole life; nor fetch,
+ * whose undici would load on the first call for the same job. Never reads the environment
+ * (no proxy, no VAULT_*), always verifies TLS, bounds the answer's size and the wait.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
