@@ -1,8 +1,8 @@
 /**
  * The three calls the sidecar makes with its Vault token: lookup-self (at start, to learn
  * the token's current expiry after a restart), renew-self and revoke-self. Over
- * node:https (http-json.ts) rather than node-vault: node-vault's axios stack costs ~20 MB
- * of RSS in every pod for three fixed requests (measured; see docs/eviction-endpoint.md).
+ * node:https (http-json.ts says why not node-vault; the figures are in
+ * docs/eviction-endpoint.md).
  * Nothing comes from the environment: VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE,
  * VAULT_SKIP_VERIFY and DEBUG change nothing. Failures keep only status, Vault's error
  * strings and the socket code: never the request, which carries the token.
