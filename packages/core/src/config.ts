@@ -4,6 +4,8 @@
  * process stops at start rather than admitting pods with a half-valid configuration.
  */
 import { CourierError } from './errors.ts';
+import { Problems, required, value, type Env } from './env.ts';
+import { DEFAULT_AUTH_PATH } from './init-config.ts';
 
 export interface ListenAddress {
   /** Undefined: every interface. */
@@ -65,27 +67,6 @@ export const DEFAULT_SIDECAR_RESOURCES: Resources = Object.freeze({ requests: { 
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-class Problems {
-  readonly list: string[] = [];
-
-  add(variable: string, message: string): void {
-    this.list.push(`${variable}: ${message}`);
-  }
-}
-
-function value(env: Env, name: string): string | undefined {
-  const v = env[name]?.trim();
-  return v === undefined || v === '' ? undefined : v;
-}
-
-function required(env: Env, name: string, problems: Problems, hint: string): string {
-  const v = value(env, name);
-  if (v === undefined) problems.add(name, `is required (${hint})`);
-  return v ?? '';
-}
 
 /** `[host]:port`, `host:port` or `[::1]:port`; port 0 asks the system for a free port. */
 export function parseListen(text: string): ListenAddress | undefined {
@@ -149,7 +130,7 @@ function resources(env: Env, name: string, fallback: Resources, problems: Proble
 /** Parses the webhook's environment; throws CourierError('config') listing every problem. */
 export function parseConfig(env: Env): WebhookConfig {
   const problems = new Problems();
-  const authPath = value(env, CONFIG_ENV.authPath) ?? 'auth/kubernetes';
+  const authPath = value(env, CONFIG_ENV.authPath) ?? DEFAULT_AUTH_PATH;
   if (authPath.startsWith('/') || authPath.endsWith('/')) problems.add(CONFIG_ENV.authPath, `"${authPath}" must not start or end with "/" (e.g. "auth/kubernetes")`);
   const logLevel = value(env, CONFIG_ENV.logLevel) ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.add(CONFIG_ENV.logLevel, `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);

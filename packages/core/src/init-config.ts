@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { INJECTED_ENV } from './names.ts';
+import { isRecord, Problems, required, type Env } from './env.ts';
 import { isDnsLabel } from './annotations.ts';
 import type { SecretFormat, SecretSpec } from './spec.ts';
 
@@ -29,26 +30,15 @@ export interface InitConfig {
   readonly pod: { readonly name: string; readonly namespace: string; readonly uid: string };
 }
 
-export type InitEnv = Readonly<Record<string, string | undefined>>;
+export type InitEnv = Env;
 export type InitConfigResult = { readonly config: InitConfig } | { readonly errors: readonly string[] };
 
 
-class Problems {
-  readonly list: string[] = [];
-  add(variable: string, problem: string): void {
-    this.list.push(`${variable}: ${problem}`);
-  }
-}
-
-function required(env: InitEnv, variable: string, problems: Problems): string {
-  const value = env[variable]?.trim() ?? '';
-  if (value === '') problems.add(variable, 'is required (the webhook sets it; re-create the pod through the webhook)');
-  return value;
-}
+const SET_BY_WEBHOOK = 'the webhook sets it; re-create the pod through the webhook';
 
 function parseAddr(env: InitEnv, problems: Problems): string {
   const variable = INJECTED_ENV.vaultAddr;
-  const value = required(env, variable, problems);
+  const value = required(env, variable, problems, SET_BY_WEBHOOK);
   if (value === '') return value;
   let url: URL;
   try {
@@ -79,7 +69,7 @@ function parseAuthPath(env: InitEnv, problems: Problems): string {
 }
 
 function parseDir(env: InitEnv, variable: string, problems: Problems): string {
-  const value = required(env, variable, problems);
+  const value = required(env, variable, problems, SET_BY_WEBHOOK);
   if (value !== '' && !path.isAbsolute(value)) problems.add(variable, `must be an absolute path, got ${JSON.stringify(value)}`);
   return value;
 }
@@ -94,10 +84,6 @@ function parseDeadline(env: InitEnv, problems: Problems): number {
     return DEFAULT_INIT_DEADLINE_SECONDS;
   }
   return value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function parseFormat(value: unknown, where: string, problems: Problems): SecretFormat | undefined {
@@ -135,7 +121,7 @@ function parseSecret(value: unknown, index: number, problems: Problems): SecretS
 
 function parseSecrets(env: InitEnv, problems: Problems): SecretSpec[] {
   const variable = INJECTED_ENV.secrets;
-  const raw = required(env, variable, problems);
+  const raw = required(env, variable, problems, SET_BY_WEBHOOK);
   if (raw === '') return [];
   let list: unknown;
   try {
@@ -163,7 +149,7 @@ export function parseInitConfig(env: InitEnv): InitConfigResult {
     vaultAddr: parseAddr(env, problems),
     vaultCaPem: parseCaPem(env, problems),
     authPath: parseAuthPath(env, problems),
-    role: required(env, INJECTED_ENV.role, problems),
+    role: required(env, INJECTED_ENV.role, problems, SET_BY_WEBHOOK),
     secrets: parseSecrets(env, problems),
     secretsDir: parseDir(env, INJECTED_ENV.secretsDir, problems),
     stateDir: parseDir(env, INJECTED_ENV.stateDir, problems),

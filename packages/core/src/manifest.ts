@@ -4,6 +4,7 @@
  * newer init container's file.
  */
 import { CourierError } from './errors.ts';
+import { isRecord } from './env.ts';
 
 export const MANIFEST_VERSION = 1;
 
@@ -35,9 +36,6 @@ export interface LeaseManifest {
 
 type Fields = Record<string, unknown>;
 
-function isRecord(value: unknown): value is Fields {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function field<T>(obj: Fields, key: string, where: string, check: (v: unknown) => v is T, what: string): T {
   const value = obj[key];
