@@ -6,6 +6,7 @@
  * decides whether the claims name such a pod; signature, issuer, audience and expiry were
  * checked before it is called (jose's jwtVerify).
  */
+import { isRecord } from './env.ts';
 
 export interface PodIdentity {
   readonly namespace: string;
@@ -20,7 +21,7 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 function text(value: unknown): string | undefined {

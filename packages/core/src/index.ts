@@ -16,3 +16,4 @@ export * from './patch.ts';
 export * from './webhook-configuration.ts';
 export * from './render.ts';
 export * from './init-config.ts';
+export { isRecord } from './env.ts';

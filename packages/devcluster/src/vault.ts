@@ -8,13 +8,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type nodeVault from 'node-vault';
-import { CourierError } from '@vault-courier/core';
+import { CourierError, DEFAULT_AUTH_PATH } from '@vault-courier/core';
 import { freePort } from './ports.ts';
 import { startProcess, waitUntilReady, withPortRetry, type ManagedProcess } from './process.ts';
 import type { Postgres } from './postgres.ts';
 import { createNodeVault } from '@vault-courier/init/vault-client';
 
-export const KUBERNETES_AUTH_PATH = 'auth/kubernetes';
+export const KUBERNETES_AUTH_PATH = DEFAULT_AUTH_PATH;
 export const KV_MOUNT = 'secret';
 export const DATABASE_MOUNT = 'database';
 /** The database connection name under `database/config/`. */

@@ -3,7 +3,7 @@
  * login; the data and the lease from a read. Pure. Errors name the annotation and the path,
  * and describe the shape that was wrong, never its content.
  */
-import { ANNOTATIONS, CourierError, type SecretData, type SecretLease, type SecretSpec, type TokenLease } from '@vault-courier/core';
+import { ANNOTATIONS, CourierError, isRecord, type SecretData, type SecretLease, type SecretSpec, type TokenLease } from '@vault-courier/core';
 
 export interface LoginResult {
   readonly token: string;
@@ -18,9 +18,6 @@ export interface FetchedSecret {
 
 type Fields = Record<string, unknown>;
 
-function isRecord(value: unknown): value is Fields {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function nonNegative(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dumpYaml, loadAllYaml } from '@kubernetes/client-node';
-import { DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, type InjectionConfig } from '@vault-courier/core';
+import { DEFAULT_AUTH_PATH, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, type InjectionConfig } from '@vault-courier/core';
 import { renderManifest } from './render-manifest.ts';
 
 const USAGE = 'usage: vault-courier render -f <manifest.yaml | -> [-f ...] [--default-role ROLE] [--vault-addr URL] [--auth-path PATH] [--init-image IMAGE] [--sidecar-image IMAGE] [--service-url URL]';
@@ -23,7 +23,7 @@ function run(argv: readonly string[]): number {
       filename: { type: 'string', short: 'f', multiple: true },
       'default-role': { type: 'string' },
       'vault-addr': { type: 'string', default: 'https://vault.vault.svc:8200' },
-      'auth-path': { type: 'string', default: 'auth/kubernetes' },
+      'auth-path': { type: 'string', default: DEFAULT_AUTH_PATH },
       'init-image': { type: 'string', default: 'ghcr.io/vault-courier/init:0.1.0' },
       'sidecar-image': { type: 'string', default: 'ghcr.io/vault-courier/sidecar:0.1.0' },
       'service-url': { type: 'string', default: 'https://vault-courier.vault-courier.svc' },

@@ -5,7 +5,7 @@
  * we refuse is an HTTP 200 with `allowed: false` and the message the user will read.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { formatAnnotationErrors, mountIntoLateContainers, mutatePod, shouldInject, toJsonPatch, type InjectionConfig, type SkipReason } from '@vault-courier/core';
+import { formatAnnotationErrors, isRecord, mountIntoLateContainers, mutatePod, shouldInject, toJsonPatch, type InjectionConfig, type SkipReason } from '@vault-courier/core';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 
@@ -49,9 +49,6 @@ export interface ReviewResult {
   readonly namespace: string;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Checks the envelope; a reason for the HTTP 400 otherwise. */
 export function parseAdmissionReview(body: unknown): ParsedReview {
