@@ -5,6 +5,7 @@
  */
 import { CourierError } from './errors.ts';
 import { Problems, required, value, type Env } from './env.ts';
+import { isLogLevel, LOG_LEVEL_ENV, LOG_LEVELS, type LogLevel } from './logger.ts';
 import { DEFAULT_AUTH_PATH } from './init-config.ts';
 
 export interface ListenAddress {
@@ -35,7 +36,7 @@ export interface WebhookConfig {
   readonly serviceCaCertFile: string | undefined;
   readonly initResources: Resources;
   readonly sidecarResources: Resources;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
 }
 
 /** The variables, by the name the chart and the README use. */
@@ -54,7 +55,7 @@ export const CONFIG_ENV = {
   serviceCaCert: 'VAULT_COURIER_SERVICE_CACERT',
   initResources: 'VAULT_COURIER_INIT_RESOURCES',
   sidecarResources: 'VAULT_COURIER_SIDECAR_RESOURCES',
-  logLevel: 'VAULT_COURIER_LOG_LEVEL',
+  logLevel: LOG_LEVEL_ENV,
 } as const;
 
 /**
@@ -65,7 +66,6 @@ export const CONFIG_ENV = {
 export const DEFAULT_INIT_RESOURCES: Resources = Object.freeze({ requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '160Mi' } });
 export const DEFAULT_SIDECAR_RESOURCES: Resources = Object.freeze({ requests: { cpu: '5m', memory: '80Mi' }, limits: { memory: '128Mi' } });
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
 
 /** `[host]:port`, `host:port` or `[::1]:port`; port 0 asks the system for a free port. */
@@ -133,7 +133,7 @@ export function parseConfig(env: Env): WebhookConfig {
   const authPath = value(env, CONFIG_ENV.authPath) ?? DEFAULT_AUTH_PATH;
   if (authPath.startsWith('/') || authPath.endsWith('/')) problems.add(CONFIG_ENV.authPath, `"${authPath}" must not start or end with "/" (e.g. "auth/kubernetes")`);
   const logLevel = value(env, CONFIG_ENV.logLevel) ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) problems.add(CONFIG_ENV.logLevel, `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  if (!isLogLevel(logLevel)) problems.add(CONFIG_ENV.logLevel, `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   const config: WebhookConfig = {
     listen: listen(env, CONFIG_ENV.listen, ':8443', problems),
     tlsCertFile: required(env, CONFIG_ENV.tlsCert, problems, 'path of the PEM certificate the webhook serves'),
@@ -149,7 +149,7 @@ export function parseConfig(env: Env): WebhookConfig {
     serviceCaCertFile: value(env, CONFIG_ENV.serviceCaCert),
     initResources: resources(env, CONFIG_ENV.initResources, DEFAULT_INIT_RESOURCES, problems),
     sidecarResources: resources(env, CONFIG_ENV.sidecarResources, DEFAULT_SIDECAR_RESOURCES, problems),
-    logLevel,
+    logLevel: isLogLevel(logLevel) ? logLevel : 'info',
   };
   if (problems.list.length > 0) {
     throw new CourierError('config', `invalid configuration:\n  ${problems.list.join('\n  ')}`);

@@ -12,9 +12,19 @@ const SENSITIVE_KEYS = ['jwt', 'token', 'client_token', 'clientToken', 'authoriz
 /** Redacted at the top level, one level down (`req.headers.authorization`) and two. */
 export const REDACT_PATHS: readonly string[] = SENSITIVE_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
 
+/** Every binary's log level comes from this variable, validated by its config parser. */
+export const LOG_LEVEL_ENV = 'VAULT_COURIER_LOG_LEVEL';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export function isLogLevel(level: string): level is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(level);
+}
+
 export interface LoggerOptions {
   readonly name: string;
-  readonly level?: string;
+  /** Default info; pino throws on an unknown level, so only a validated one goes here. */
+  readonly level?: LogLevel;
   /** Where lines go; tests pass a sink and parse what it received. */
   readonly destination?: DestinationStream;
 }

@@ -24,10 +24,11 @@ test('parses the injected environment', () => {
   assert.equal(c.gracePeriodSeconds, 30);
   assert.equal(c.rotate, true);
   assert.equal(c.serviceCaPem, undefined);
+  assert.equal(c.logLevel, 'info');
 });
 
 test('reports every problem at once, naming each variable', () => {
-  const env = { ...ENV, [INJECTED_ENV.stateDir]: 'relative', [INJECTED_ENV.podUid]: '', [INJECTED_ENV.rotate]: 'maybe', [INJECTED_ENV.gracePeriodSeconds]: '-1', [INJECTED_ENV.serviceUrl]: 'ftp://x' };
+  const env = { ...ENV, [INJECTED_ENV.stateDir]: 'relative', [INJECTED_ENV.podUid]: '', [INJECTED_ENV.rotate]: 'maybe', [INJECTED_ENV.gracePeriodSeconds]: '-1', [INJECTED_ENV.serviceUrl]: 'ftp://x', VAULT_COURIER_LOG_LEVEL: 'verbose' };
   const err = (() => {
     try {
       parseSidecarConfig(env);
@@ -37,7 +38,7 @@ test('reports every problem at once, naming each variable', () => {
     return assert.fail('expected a config error');
   })();
   assert.ok(isCourierError(err, 'config'));
-  for (const name of [INJECTED_ENV.stateDir, INJECTED_ENV.podUid, INJECTED_ENV.rotate, INJECTED_ENV.gracePeriodSeconds, INJECTED_ENV.serviceUrl]) {
+  for (const name of [INJECTED_ENV.stateDir, INJECTED_ENV.podUid, INJECTED_ENV.rotate, INJECTED_ENV.gracePeriodSeconds, INJECTED_ENV.serviceUrl, 'VAULT_COURIER_LOG_LEVEL']) {
     assert.match(err.message, new RegExp(name), `${name} not named`);
   }
 });

@@ -4,6 +4,7 @@
  * process.env in.
  */
 import { CourierError } from '@vault-courier/core/errors';
+import { isLogLevel, LOG_LEVEL_ENV, LOG_LEVELS, type LogLevel } from '@vault-courier/core/logger';
 import { DEFAULT_GRACE_PERIOD_SECONDS, INJECTED_ENV } from '@vault-courier/core/names';
 
 export interface SidecarConfig {
@@ -20,6 +21,7 @@ export interface SidecarConfig {
   readonly rotate: boolean;
   readonly ownerKind: string;
   readonly gracePeriodSeconds: number;
+  readonly logLevel: LogLevel;
 }
 
 /** Evict when a controller will recreate the pod; otherwise only warn as expiry nears. */
@@ -33,6 +35,13 @@ export function rotationMode(config: Pick<SidecarConfig, 'rotate' | 'ownerKind'>
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+function parseLogLevel(env: Env, problems: string[]): LogLevel {
+  const level = env[LOG_LEVEL_ENV]?.trim() || 'info';
+  if (isLogLevel(level)) return level;
+  problems.push(`${LOG_LEVEL_ENV} must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  return 'info';
+}
 
 export function parseSidecarConfig(env: Env): SidecarConfig {
   const problems: string[] = [];
@@ -81,6 +90,7 @@ export function parseSidecarConfig(env: Env): SidecarConfig {
     rotate: rotateText !== 'false',
     ownerKind: env[INJECTED_ENV.ownerKind]?.trim() ?? '',
     gracePeriodSeconds: grace,
+    logLevel: parseLogLevel(env, problems),
   };
   if (problems.length > 0) throw new CourierError('config', `the sidecar's environment is invalid:\n- ${problems.join('\n- ')}`);
   return config;

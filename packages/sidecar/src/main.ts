@@ -13,10 +13,12 @@ import { createEndpointClient } from './endpoint.ts';
 import { createSidecar } from './sidecar.ts';
 import { createVaultToken } from './vault-token.ts';
 
-const log = createLogger({ name: SIDECAR_CONTAINER_NAME, level: process.env.VAULT_COURIER_LOG_LEVEL ?? 'info' });
+// At info until the configuration, which validates the level, is parsed.
+const log = createLogger({ name: SIDECAR_CONTAINER_NAME });
 
 async function main(): Promise<void> {
   const config = parseSidecarConfig(process.env);
+  log.level = config.logLevel;
   const [manifestText, vaultTokenText] = await Promise.all([readFile(join(config.stateDir, MANIFEST_FILE), 'utf8'), readFile(join(config.stateDir, VAULT_TOKEN_FILE), 'utf8')]);
   const manifest = parseManifest(manifestText);
   const sidecar = createSidecar({

@@ -10,9 +10,9 @@ import { createTestPki, httpsPost } from './test-helpers.ts';
 const MAIN = path.join(import.meta.dirname, 'main.ts');
 
 test('an invalid configuration stops the process at start, naming every variable', () => {
-  const result = spawnSync(process.execPath, [MAIN], { encoding: 'utf8', env: { PATH: process.env.PATH, VAULT_COURIER_LISTEN: 'nope' }, timeout: 30_000 });
+  const result = spawnSync(process.execPath, [MAIN], { encoding: 'utf8', env: { PATH: process.env.PATH, VAULT_COURIER_LISTEN: 'nope', VAULT_COURIER_LOG_LEVEL: 'verbose' }, timeout: 30_000 });
   assert.equal(result.status, 1);
-  for (const variable of ['VAULT_COURIER_LISTEN', 'VAULT_COURIER_TLS_CERT', 'VAULT_COURIER_VAULT_ADDR', 'VAULT_COURIER_SERVICE_URL']) {
+  for (const variable of ['VAULT_COURIER_LISTEN', 'VAULT_COURIER_LOG_LEVEL', 'VAULT_COURIER_TLS_CERT', 'VAULT_COURIER_VAULT_ADDR', 'VAULT_COURIER_SERVICE_URL']) {
     assert.match(result.stderr, new RegExp(`${variable}: `), `${variable} not named`);
   }
 });

@@ -8,7 +8,8 @@ import { createLogger, isCourierError, parseConfig, type WebhookConfig } from '@
 import { evictRoutes } from './evict/router.ts';
 import { startWebhook } from './server.ts';
 
-const logger = createLogger({ name: 'vault-courier-webhook', level: process.env.VAULT_COURIER_LOG_LEVEL ?? 'info' });
+// At info until the configuration, which validates the level, is parsed.
+const logger = createLogger({ name: 'vault-courier-webhook' });
 
 let config: WebhookConfig;
 try {
@@ -19,6 +20,7 @@ try {
   console.error(`vault-courier-webhook: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
+logger.level = config.logLevel;
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
