@@ -31,7 +31,7 @@ cryptoProvider.set(webcrypto as unknown as Crypto);
 
 export type KeyAlgorithm = 'ecdsa-p256' | 'rsa-2048';
 
-/** A certificate and its private key, both PEM (the key PKCS #8, unencrypted). */
+/** A certificate and its private key, both PEM ending in a newline (the key PKCS #8, unencrypted). */
 export interface KeyPairPem {
   readonly certPem: string;
   readonly keyPem: string;
@@ -106,7 +106,7 @@ export async function createCa(request: CaRequest): Promise<KeyPairPem> {
     signingAlgorithm: signingAlgorithm(keys.privateKey),
     extensions,
   });
-  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+  return { certPem: `${cert.toString('pem')}\n`, keyPem: await privateKeyPem(keys.privateKey) };
 }
 
 /** Subject alternative names: IP entries first, as openssl printed them; each IP checked here, not by the library. */
@@ -183,5 +183,5 @@ export async function issueLeaf(ca: LoadedCa, request: LeafRequest): Promise<Key
     signingAlgorithm: signingAlgorithm(ca.signingKey),
     extensions,
   });
-  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+  return { certPem: `${cert.toString('pem')}\n`, keyPem: await privateKeyPem(keys.privateKey) };
 }

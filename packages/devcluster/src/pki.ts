@@ -1,18 +1,17 @@
 /**
- * The dev cluster's PKI, made with the openssl CLI: one CA (ECDSA P-256: fast to make,
- * accepted everywhere), serving and client certificates it signs, and the RSA key pair
- * that signs service-account tokens. Everything expires in a week: it is throw-away.
+ * The dev cluster's PKI: one CA (ECDSA P-256: fast to make, accepted everywhere), serving
+ * and client certificates it signs, and the RSA key pair that signs service-account
+ * tokens. Everything expires in a week: it is throw-away. The certificates are built by
+ * certs/src/x509.ts, the same code that makes the webhook's certificates for users.
  */
-import { execFile } from 'node:child_process';
 import { generateKeyPair } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CourierError } from '@vault-courier/core';
+import { createCa, issueLeaf, loadCa, validityFrom, type KeyPairPem } from '../../../certs/src/x509.ts';
 
-const run = promisify(execFile);
-const OPENSSL = '/usr/bin/openssl';
-const DAYS = '7';
+const DAYS = 7;
 
 export interface CertificateFiles {
   readonly certPath: string;
@@ -25,7 +24,7 @@ export interface CertificateRequest {
   /** File name stem: `<name>.crt`, `<name>.key`. */
   readonly name: string;
   readonly commonName: string;
-  /** Subject O: Kubernetes reads it as the client's group (`system:masters`). */
+  /** Subject O: Kubernetes reads it as the client's group (`system:masters`), and CN as the user. */
   readonly organization?: string;
   /** IP addresses and DNS names for a serving certificate. */
   readonly ipAddresses?: readonly string[];
@@ -33,67 +32,30 @@ export interface CertificateRequest {
   readonly usage: 'server' | 'client';
 }
 
-/** The openssl config for one certificate: its extensions, nothing inherited. */
-export function certificateConfig(request: CertificateRequest | 'ca'): string {
-  const lines = ['[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', '[ext]'];
-  if (request === 'ca') {
-    lines.push('basicConstraints = critical, CA:TRUE', 'keyUsage = critical, keyCertSign, cRLSign, digitalSignature', 'subjectKeyIdentifier = hash');
-    return `${lines.join('\n')}\n`;
-  }
-  lines.push('basicConstraints = critical, CA:FALSE', 'keyUsage = critical, digitalSignature, keyEncipherment');
-  lines.push(`extendedKeyUsage = ${request.usage === 'server' ? 'serverAuth' : 'clientAuth'}`);
-  const sans = [...(request.ipAddresses ?? []).map((ip) => `IP:${ip}`), ...(request.dnsNames ?? []).map((dns) => `DNS:${dns}`)];
-  if (sans.length > 0) lines.push(`subjectAltName = ${sans.join(', ')}`);
-  return `${lines.join('\n')}\n`;
-}
-
-function subject(commonName: string, organization?: string): string {
-  return organization === undefined ? `/CN=${commonName}` : `/O=${organization}/CN=${commonName}`;
-}
-
-async function openssl(args: readonly string[], what: string): Promise<void> {
+async function writePair(dir: string, name: string, pem: KeyPairPem): Promise<CertificateFiles> {
+  const certPath = join(dir, `${name}.crt`);
+  const keyPath = join(dir, `${name}.key`);
   try {
-    await run(OPENSSL, [...args]);
+    await Promise.all([writeFile(certPath, pem.certPem), writeFile(keyPath, pem.keyPem, { mode: 0o600 })]);
   } catch (cause) {
-    const stderr = (cause as { stderr?: string }).stderr ?? '';
-    throw new CourierError('io', `openssl failed to create ${what}: ${stderr.trim()}; check that ${OPENSSL} is OpenSSL 3`, { cause });
+    throw new CourierError('io', `cannot write ${certPath} and ${keyPath} (${(cause as NodeJS.ErrnoException).code ?? 'error'}); check that ${dir} exists and is writable`, { cause });
   }
+  return { certPath, keyPath, certPem: pem.certPem, keyPem: pem.keyPem };
 }
-
-async function readPair(certPath: string, keyPath: string): Promise<CertificateFiles> {
-  const [certPem, keyPem] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
-  return { certPath, keyPath, certPem, keyPem };
-}
-
-const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
 export async function createCertificateAuthority(dir: string, commonName = 'vault-courier-devcluster-ca'): Promise<CertificateFiles> {
-  const config = join(dir, 'ca.cnf');
-  await writeFile(config, certificateConfig('ca'));
-  const certPath = join(dir, 'ca.crt');
-  const keyPath = join(dir, 'ca.key');
-  await openssl(
-    ['req', '-x509', ...NEW_KEY, '-keyout', keyPath, '-out', certPath, '-days', DAYS, '-subj', subject(commonName), '-config', config, '-extensions', 'ext'],
-    'the CA',
-  );
-  return readPair(certPath, keyPath);
+  return writePair(dir, 'ca', await createCa({ commonName, ...validityFrom(new Date(), DAYS) }));
 }
 
 /** A key and a certificate signed by `ca`, written to `<dir>/<name>.{crt,key}`. */
 export async function issueCertificate(dir: string, ca: CertificateFiles, request: CertificateRequest): Promise<CertificateFiles> {
-  const config = join(dir, `${request.name}.cnf`);
-  await writeFile(config, certificateConfig(request));
-  const certPath = join(dir, `${request.name}.crt`);
-  const keyPath = join(dir, `${request.name}.key`);
-  await openssl(
-    [
-      'req', '-x509', ...NEW_KEY, '-keyout', keyPath, '-out', certPath, '-days', DAYS,
-      '-subj', subject(request.commonName, request.organization),
-      '-CA', ca.certPath, '-CAkey', ca.keyPath, '-config', config, '-extensions', 'ext',
-    ],
-    `the certificate ${request.name}`,
-  );
-  return readPair(certPath, keyPath);
+  const authority = loadCa(ca);
+  const validity = validityFrom(new Date(), DAYS);
+  // The CA was made moments earlier with the same lifetime: never outlive it.
+  const notAfter = validity.notAfter < authority.cert.notAfter ? validity.notAfter : authority.cert.notAfter;
+  const { name: _name, ...leaf } = request;
+  const pem = await issueLeaf(authority, { ...leaf, notBefore: validity.notBefore, notAfter });
+  return writePair(dir, request.name, pem);
 }
 
 export interface SigningKeyFiles {
