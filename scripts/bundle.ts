@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
-export const BINARIES = ['webhook', 'init', 'sidecar'] as const;
+export const BINARIES = ['webhook', 'init', 'sidecar', 'demo-app'] as const;
 
 /** Bundles that are not a container's entry point: `vault-courier render`, the npm bin. */
 const EXTRA_BUNDLES: Record<string, { entry: string; outfile: string }> = {

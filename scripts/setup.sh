@@ -41,3 +41,4 @@ fi
 
 bash "$here/build-real-parts.sh"
 (cd "$root" && node scripts/bundle.ts) || die "bundling failed; retry: npm run build"
+bash "$here/build-images.sh"
