@@ -1,7 +1,8 @@
 /**
- * `helm` is not part of the toolchain, so these checks read the chart as text: the
- * MutatingWebhookConfiguration it renders is the document core builds, the values obey
- * their schema, and every variable the Deployment sets is one parseConfig reads.
+ * The chart read as text, with no helm needed: the MutatingWebhookConfiguration it renders
+ * is the document core builds, the values obey their schema, and every variable the
+ * Deployment sets is one parseConfig reads. test/unit/chart-helm.test.ts renders the chart
+ * with the real helm.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { loadYaml } from '@kubernetes/client-node';
 import { EVICT_RBAC_RULES } from './evict/rbac.ts';
 import { buildMutatingWebhookConfiguration, CONFIG_ENV, DEFAULT_FAILURE_POLICY, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, DEFAULT_TIMEOUT_SECONDS } from '@vault-courier/core';
+import { helmValues } from '../../../certs/src/webhook-certificates.ts';
 
 const CHART = path.resolve(import.meta.dirname, '../../../charts/vault-courier');
 const read = (file: string) => readFileSync(path.join(CHART, file), 'utf8');
@@ -103,4 +105,25 @@ test('the ClusterRole grants exactly the rules the eviction endpoint needs', () 
   assert.ok(clusterRole, 'webhook-rbac.yaml has no ClusterRole');
   const rules = loadYaml<unknown[]>(clusterRole.slice(clusterRole.indexOf('rules:') + 'rules:'.length));
   assert.deepEqual(rules, JSON.parse(JSON.stringify(EVICT_RBAC_RULES)));
+});
+
+test('every certificates.source the schema allows is a branch of the templates', () => {
+  const sources = resolve(schema.properties?.certificates?.properties?.source ?? {}).enum;
+  assert.deepEqual(sources, ['generate', 'cert-manager', 'secret']);
+  const templates = readdirSync(path.join(CHART, 'templates')).map((file) => read(`templates/${file}`)).join('\n');
+  for (const source of sources ?? []) assert.match(templates, new RegExp(`eq \\.Values\\.certificates\\.source "${source}"`), `no template handles certificates.source=${source}`);
+});
+
+test('the values npm run certs writes for the chart conform to values.schema.json', () => {
+  const written = loadYaml<Record<string, unknown>>(helmValues({ secretName: 'vault-courier-tls' }, 'Q0E='));
+  assert.deepEqual(written, { certificates: { source: 'secret', secretName: 'vault-courier-tls', caBundle: 'Q0E=' } });
+  assert.deepEqual(conforms({ ...values, ...written }, schema, 'values'), []);
+});
+
+test('the injected images offer no pullPolicy: the webhook always writes IfNotPresent (containers.ts)', () => {
+  assert.equal(resolve(schema.properties?.initImage ?? {}).properties?.pullPolicy, undefined);
+  assert.equal(resolve(schema.properties?.sidecarImage ?? {}).properties?.pullPolicy, undefined);
+  assert.ok(resolve(schema.properties?.image ?? {}).properties?.pullPolicy, 'the webhook\'s own image keeps its pullPolicy');
+  assert.equal(values.initImage?.pullPolicy, undefined);
+  assert.equal(values.sidecarImage?.pullPolicy, undefined);
 });
