@@ -3,7 +3,7 @@
  * for installs where Helm does not make it. The work is issueWebhookCertificates(); this
  * file only reads the arguments and prints what to do next. certs/README.md explains it.
  */
-import { resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { isCourierError } from '@vault-courier/core/errors';
 import { issueWebhookCertificates, OUTPUT_FILES, parseIssueArgs, USAGE } from './src/webhook-certificates.ts';
 
@@ -20,19 +20,23 @@ export async function main(argv: readonly string[], cwd: string): Promise<number
     console.error('certs: run with --help for the usage');
     return 2;
   }
-  const options = { ...parsed.options, out: resolve(cwd, parsed.options.out), ...(parsed.options.caDir === undefined ? {} : { caDir: resolve(cwd, parsed.options.caDir) }) };
+  // The default is certs/out of this repository wherever the command runs, so it stays git-ignored.
+  const outGiven = argv.some((arg) => arg === '--out' || arg.startsWith('--out='));
+  const out = outGiven ? resolve(cwd, parsed.options.out) : join(import.meta.dirname, 'out');
+  const options = { ...parsed.options, out, ...(parsed.options.caDir === undefined ? {} : { caDir: resolve(cwd, parsed.options.caDir) }) };
   try {
     const issued = await issueWebhookCertificates(options);
-    const file = (name: string) => `${parsed.options.out}/${name}`;
+    const shown = outGiven ? parsed.options.out : relative(cwd, out);
+    const file = (name: string) => join(shown, name);
     process.stdout.write(
       [
         `Wrote ${Object.values(OUTPUT_FILES).join(', ')} to ${options.out}`,
         `serving certificate for ${options.service}.${options.namespace}.svc valid until ${issued.notAfter.toISOString()}; CA until ${issued.caNotAfter.toISOString()}`,
         '',
         'Next:',
-        `  kubectl apply -f ${file(OUTPUT_FILES.secret)}            # the Secret (${options.secretName}) in ${options.namespace}`,
-        `  helm install ... -f ${file(OUTPUT_FILES.helmValues)}     # or without Helm: caBundle = $(cat ${file(OUTPUT_FILES.caBundle)})`,
-        `Keep ${file(OUTPUT_FILES.caKey)} private: it renews the certificate under the same CA (--ca ${parsed.options.out}).`,
+        `  kubectl apply -f ${file(OUTPUT_FILES.secret)}   # the Secret ${options.secretName} in ${options.namespace}`,
+        `  helm install ... -f ${file(OUTPUT_FILES.helmValues)}   # without Helm, the caBundle is in ${file(OUTPUT_FILES.caBundle)}`,
+        `Keep ${file(OUTPUT_FILES.caKey)} private: it renews the certificate under the same CA (--ca ${shown}).`,
         '',
       ].join('\n'),
     );

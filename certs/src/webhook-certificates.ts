@@ -58,7 +58,8 @@ values-secret.yaml (the chart's certificates.* values for that Secret).
   --ca <dir>             reuse the CA in <dir> (ca.crt, ca.key of an earlier run): renews
                          the serving certificate and keeps the caBundle
   --secret-name <name>   name of the Secret (default <service>-tls)
-  --out <dir>            where to write; must not exist or be empty (default ${DEFAULT_OUT})
+  --out <dir>            where to write; must not exist or be empty (default: ${DEFAULT_OUT}
+                         of this repository, git-ignored)
   --help                 this text
 `;
 
