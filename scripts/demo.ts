@@ -1,8 +1,10 @@
 /**
- * The local demo: the real control plane, Vault and PostgreSQL (packages/devcluster), the
- * webhook in-process (admission and POST /evict), the process runner standing in for a
- * kubelet, and a Deployment of the demo app whose database credentials rotate by
- * eviction, told as a timeline.
+ * The local demo: a real cluster with one node (packages/devcluster: etcd, kube-apiserver,
+ * kube-controller-manager, kube-scheduler, containerd, the kubelet, kube-proxy, CoreDNS,
+ * Vault and PostgreSQL, in a network namespace of its own), vault-courier installed by
+ * its Helm chart from the locally built images, and a Deployment of the demo app whose
+ * database credentials rotate by eviction, told as a timeline read from the containers'
+ * logs.
  *
  * Usage (scripts/demo.sh runs the set-up first):
  *   node scripts/demo.ts            runs until Ctrl-C
@@ -12,49 +14,33 @@
  * startLoop() is also what test/e2e/rotation.test.ts runs, so the demo and the test prove
  * the same wiring.
  */
-import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, makeInformer, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
-import {
-  ANNOTATION_PREFIX,
-  buildMutatingWebhookConfiguration,
-  createLogger,
-  NAMESPACE_LABEL,
-  NAMESPACE_LABEL_VALUE,
-  parseConfig,
-  STATUS_INJECTED,
-  type Logger,
-} from '@vault-courier/core';
+import { AppsV1Api, CoreV1Api, makeInformer, PolicyV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
+import { ANNOTATION_PREFIX, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE, STATUS_INJECTED } from '@vault-courier/core';
 import {
   createNamespace,
-  freePort,
-  LOCAL_IMAGES,
-  projectImages,
+  installVaultCourier,
+  ownSignals,
+  PROJECT_IMAGES,
+  readPodLogs,
+  RESTRICTED,
   startDevCluster,
-  startProcessRunner,
   type ContainerRef,
   type DevCluster,
-  type ImageMap,
-  type ProcessRunner,
 } from '@vault-courier/devcluster';
-import { startWebhook, type RunningWebhook } from '@vault-courier/webhook';
-import { evictRoutes } from '@vault-courier/webhook/evict/router';
 import { applyEvent, createTimeline, eventFromLine, usersAwaitingRevocation, type DemoEvent, type Timeline } from '@vault-courier/demo-app/timeline';
 
-const REPO_ROOT = path.resolve(import.meta.dirname, '..');
-/** The webhook's own namespace: excluded from injection by the MutatingWebhookConfiguration. */
-const WEBHOOK_NAMESPACE = 'vault-courier';
 const APP_LABEL = { app: 'demo-app' };
 const REVOCATION_POLL_MS = 1_000;
+/** The app runs as a user of its own, not the injected containers' 65532: it reads the files through fsGroup. */
+export const APP_UID = 4242;
 
 export interface LoopOptions {
   /** Lifetime of the database credentials, in seconds (the issue's figure: 60). */
   readonly dbTtlSeconds?: number;
   readonly replicas?: number;
   readonly namespace?: string;
-  /** More images the runner may run (tests add fixtures). */
-  readonly extraImages?: ImageMap;
   /** Each timeline line, already prefixed with the elapsed time. */
   readonly onTimeline?: (line: string) => void;
   readonly onContainerLine?: (ref: ContainerRef, line: string) => void;
@@ -62,8 +48,6 @@ export interface LoopOptions {
 
 export interface Loop {
   readonly cluster: DevCluster;
-  readonly runner: ProcessRunner;
-  readonly webhook: RunningWebhook;
   readonly namespace: string;
   readonly deployment: string;
   readonly timeline: () => Timeline;
@@ -72,36 +56,22 @@ export interface Loop {
   stop(): Promise<void>;
 }
 
-function fileLogger(name: string, file: string): Logger {
-  return createLogger({ name, destination: createWriteStream(file, { flags: 'a' }) });
-}
-
-async function startInjector(cluster: DevCluster, logger: Logger): Promise<RunningWebhook> {
-  const vault = cluster.vault;
-  if (vault === undefined) throw new Error('the demo needs the dev cluster started with vault: true');
-  const port = await freePort();
-  const tls = await cluster.issueCertificate({ name: 'webhook', commonName: 'vault-courier-webhook', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], usage: 'server' });
-  // The webhook's configuration as the chart would set it, through the same parser.
-  const config = parseConfig({
-    VAULT_COURIER_LISTEN: `127.0.0.1:${port}`,
-    VAULT_COURIER_METRICS_LISTEN: '127.0.0.1:0',
-    VAULT_COURIER_TLS_CERT: tls.certPath,
-    VAULT_COURIER_TLS_KEY: tls.keyPath,
-    VAULT_COURIER_VAULT_ADDR: vault.addr,
-    VAULT_COURIER_AUTH_PATH: vault.authPath,
-    VAULT_COURIER_INIT_IMAGE: LOCAL_IMAGES.init,
-    VAULT_COURIER_SIDECAR_IMAGE: LOCAL_IMAGES.sidecar,
-    VAULT_COURIER_SERVICE_URL: `https://127.0.0.1:${port}`,
-    VAULT_COURIER_SERVICE_CACERT: cluster.caCertPath,
-  });
-  const webhook = await startWebhook(config, logger, {
-    routes: evictRoutes(logger, cluster.kubeConfig),
-  });
-  const admission = cluster.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
-  await admission.createMutatingWebhookConfiguration({
-    body: buildMutatingWebhookConfiguration({ url: webhook.url, caBundle: Buffer.from(cluster.caPem).toString('base64'), namespace: WEBHOOK_NAMESPACE }),
-  });
-  return webhook;
+/** The restricted Pod Security Standard, for a container the demo writes itself. */
+export function restrictedContainer(container: V1Container): V1Container {
+  return {
+    imagePullPolicy: 'Never',
+    ...container,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: APP_UID,
+      runAsGroup: APP_UID,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+      ...container.securityContext,
+    },
+  };
 }
 
 async function configureVault(cluster: DevCluster, namespace: string, dbTtlSeconds: number): Promise<void> {
@@ -118,20 +88,20 @@ export function demoAnnotations(): Record<string, string> {
   return { [`${ANNOTATION_PREFIX}secret-db`]: 'database/creds/demo', [`${ANNOTATION_PREFIX}role`]: 'demo' };
 }
 
-export function demoAppContainer(cluster: DevCluster) {
+export function demoAppContainer(cluster: DevCluster): V1Container {
   const db = cluster.postgres;
   if (db === undefined) throw new Error('the demo needs PostgreSQL');
-  return {
+  return restrictedContainer({
     name: 'app',
-    image: LOCAL_IMAGES.demoApp,
+    image: PROJECT_IMAGES.demoApp,
     env: [
       { name: 'DEMO_SECRETS_DIR', value: '/vault/secrets' },
       { name: 'DEMO_SECRET_NAME', value: 'db' },
-      { name: 'DEMO_DB_HOST', value: db.host },
-      { name: 'DEMO_DB_PORT', value: String(db.port) },
+      { name: 'DEMO_DB_HOST', value: db.inCluster.host },
+      { name: 'DEMO_DB_PORT', value: String(db.inCluster.port) },
       { name: 'DEMO_DB_NAME', value: 'postgres' },
     ],
-  };
+  });
 }
 
 async function createDemoDeployment(cluster: DevCluster, namespace: string, replicas: number): Promise<string> {
@@ -195,20 +165,35 @@ async function existingRoles(cluster: DevCluster, users: readonly string[]): Pro
   }
 }
 
+/**
+ * What `npm run cluster` leaves for a user and the demo builds on: vault-courier installed
+ * by its chart, `namespace` opted in (Pod Security restricted), a Vault role `demo` for its
+ * default ServiceAccount reading database/creds/demo, and the webhook answering.
+ */
+export async function prepareCluster(cluster: DevCluster, namespace: string, dbTtlSeconds: number): Promise<void> {
+  const node = cluster.node;
+  const vault = cluster.vault;
+  if (node === undefined || vault === undefined) throw new Error('the cluster needs a node and Vault');
+  await installVaultCourier(cluster.kubeConfig, { helm: node.helm, kubeconfigPath: cluster.kubeconfigPath, dir: cluster.dir }, { vaultAddr: vault.inClusterAddr });
+  await createNamespace(cluster.kubeConfig, namespace, { [NAMESPACE_LABEL]: NAMESPACE_LABEL_VALUE, ...RESTRICTED });
+  await configureVault(cluster, namespace, dbTtlSeconds);
+  await waitForInjection(cluster, namespace);
+}
+
 export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   const started = Date.now();
   const replicas = options.replicas ?? 3;
   const namespace = options.namespace ?? 'demo';
   const dbTtlSeconds = options.dbTtlSeconds ?? 60;
-  const cluster = await startDevCluster({ vault: true, postgres: true, controllers: true });
+  const cluster = await startDevCluster({ vault: true, postgres: true, controllers: true, node: true });
   const cleanups: (() => Promise<void>)[] = [() => cluster.stop()];
   const stop = async (): Promise<void> => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
   };
   try {
-    const logDir = path.join(cluster.dir, 'logs');
-    const webhook = await startInjector(cluster, fileLogger('vault-courier-webhook', path.join(logDir, 'webhook.log')));
-    cleanups.push(() => webhook.close());
+    const node = cluster.node;
+    const vault = cluster.vault;
+    if (node === undefined || vault === undefined) throw new Error('the demo needs the cluster started with a node and Vault');
 
     let timeline = createTimeline(replicas);
     let resolveRotated: () => void = () => undefined;
@@ -220,24 +205,19 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
       for (const line of applied.lines) options.onTimeline?.(`${elapsed}  ${line}`);
       if (timeline.complete) resolveRotated();
     };
-
-    const runner = await startProcessRunner({
-      kubeConfig: cluster.kubeConfig,
-      images: { ...projectImages(REPO_ROOT), ...options.extraImages },
-      workDir: path.join(cluster.dir, 'runner'),
-      cwd: REPO_ROOT,
-      logger: fileLogger('process-runner', path.join(logDir, 'process-runner.log')),
-      onContainerLine: (ref, line) => {
-        options.onContainerLine?.(ref, line);
-        if (ref.namespace !== namespace) return;
-        const event = eventFromLine(ref, line);
-        if (event !== undefined) record(event);
-      },
+    const logs = readPodLogs(node.podLogsDir, (ref, line) => {
+      options.onContainerLine?.(ref, line);
+      if (ref.namespace !== namespace) return;
+      const event = eventFromLine(ref, line);
+      if (event !== undefined) record(event);
     });
-    cleanups.push(() => runner.stop());
+    // Pods first (sidecars revoke their tokens on the way out), then the last log lines, then the cluster.
+    cleanups.push(async () => {
+      await node.drain();
+      logs.stop();
+    });
 
-    await createNamespace(cluster.kubeConfig, namespace, { [NAMESPACE_LABEL]: NAMESPACE_LABEL_VALUE });
-    await configureVault(cluster, namespace, dbTtlSeconds);
+    await prepareCluster(cluster, namespace, dbTtlSeconds);
 
     const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
     const selector = Object.entries(APP_LABEL).map(([k, v]) => `${k}=${v}`).join(',');
@@ -271,49 +251,63 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
     }, REVOCATION_POLL_MS);
     cleanups.push(async () => clearInterval(poll));
 
-    await waitForInjection(cluster, namespace);
     const deployment = await createDemoDeployment(cluster, namespace, replicas);
-    return { cluster, runner, webhook, namespace, deployment, timeline: () => timeline, rotated, stop };
+    return { cluster, namespace, deployment, timeline: () => timeline, rotated, stop };
   } catch (err) {
     await stop();
     throw err;
   }
 }
 
-async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  const once = args.includes('--once');
+/** `--once` and `--ttl=<seconds>`; undefined for anything else. */
+export function parseDemoArgs(args: readonly string[]): { once: boolean; dbTtlSeconds: number } | undefined {
   const ttlArg = args.find((a) => a.startsWith('--ttl='));
   const dbTtlSeconds = ttlArg === undefined ? 60 : Number(ttlArg.slice('--ttl='.length));
   const unknown = args.filter((a) => a !== '--once' && !a.startsWith('--ttl='));
-  if (unknown.length > 0 || !Number.isInteger(dbTtlSeconds) || dbTtlSeconds < 20) {
+  if (unknown.length > 0 || !Number.isInteger(dbTtlSeconds) || dbTtlSeconds < 20) return undefined;
+  return { once: args.includes('--once'), dbTtlSeconds };
+}
+
+async function main(): Promise<number> {
+  const parsed = parseDemoArgs(process.argv.slice(2));
+  if (parsed === undefined) {
     console.error('usage: node scripts/demo.ts [--once] [--ttl=<seconds, >= 20>]');
     return 2;
   }
+  const { once, dbTtlSeconds } = parsed;
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
-  say(`vault-courier demo: starting etcd, kube-apiserver, kube-controller-manager, Vault, PostgreSQL, the webhook and the process runner (database TTL ${dbTtlSeconds} s)`);
-  const loop = await startLoop({ dbTtlSeconds, onTimeline: say });
-  say(`ready: namespace ${loop.namespace} (label ${NAMESPACE_LABEL}=${NAMESPACE_LABEL_VALUE}), Deployment ${loop.deployment} with 3 replicas and a PodDisruptionBudget maxUnavailable 1`);
-  say(`component logs: ${path.join(loop.cluster.dir, 'logs')}; kubeconfig: ${loop.cluster.kubeconfigPath}`);
+  // Ctrl-C reaches every process of the terminal's group; the cluster's own run in groups
+  // of their own, so only this one hears it, and stops them in order.
+  ownSignals();
+  const started: { loop?: Loop } = {};
   let stopping: Promise<number> | undefined;
   const finish = (code: number, why: string): Promise<number> =>
     (stopping ??= (async () => {
-      say(`${why}: stopping the pods (their sidecars revoke their Vault tokens), the webhook and the cluster`);
-      await loop.stop();
+      say(`${why}: stopping the pods (their sidecars revoke their Vault tokens), then the node and the control plane`);
+      // Before the loop is up there is nothing to revoke: exiting runs the clean-up that removes the cluster.
+      if (started.loop === undefined) return code;
+      await started.loop.stop();
       say('stopped: every process ended, temp dir removed');
       return code;
     })());
-  return new Promise<number>((resolve) => {
+  const signalled = new Promise<number>((resolve) => {
     process.once('SIGINT', () => void finish(130, 'Ctrl-C').then(resolve));
     process.once('SIGTERM', () => void finish(143, 'SIGTERM').then(resolve));
-    if (!once) return;
-    const limitMs = (dbTtlSeconds * 3 + 120) * 1000;
-    const timer = setTimeout(() => void finish(1, `--once: no full rotation within ${limitMs / 1000} s`).then(resolve), limitMs);
-    void loop.rotated.then(() => {
-      clearTimeout(timer);
-      void finish(0, '--once: one full rotation done').then(resolve);
-    });
   });
+  say(`vault-courier demo: starting a cluster with one node (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd, kubelet, kube-proxy, CoreDNS), Vault and PostgreSQL, then vault-courier from its Helm chart (database TTL ${dbTtlSeconds} s)`);
+  const loop = await Promise.race([startLoop({ dbTtlSeconds, onTimeline: say }), signalled]);
+  if (typeof loop === 'number') return loop;
+  started.loop = loop;
+  say(`ready: namespace ${loop.namespace} (label ${NAMESPACE_LABEL}=${NAMESPACE_LABEL_VALUE}, Pod Security restricted), Deployment ${loop.deployment} with 3 replicas and a PodDisruptionBudget maxUnavailable 1`);
+  say(`component logs: ${path.join(loop.cluster.dir, 'logs')}; kubeconfig: ${loop.cluster.kubeconfigPath}`);
+  say(`kubectl: ${loop.cluster.node?.kubectl ?? 'kubectl'} (try: KUBECONFIG=${loop.cluster.kubeconfigPath} ${loop.cluster.node?.kubectl ?? 'kubectl'} -n ${loop.namespace} get pods)`);
+  if (!once) return signalled;
+  const limitMs = (dbTtlSeconds * 3 + 120) * 1000;
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([signalled, loop.rotated.then(() => 'rotated' as const), new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), limitMs)))]);
+  clearTimeout(timer);
+  if (typeof outcome === 'number') return outcome;
+  return outcome === 'rotated' ? finish(0, '--once: one full rotation done') : finish(1, `--once: no full rotation within ${limitMs / 1000} s`);
 }
 
 if (import.meta.main) {

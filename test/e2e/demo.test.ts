@@ -1,13 +1,16 @@
 /**
- * `node scripts/demo.ts --once` as a newcomer runs it (npm run demo -- --once, after
- * set-up): it must exit 0 after one full rotation of every replica, tell it in its
- * timeline, and leave no process of its own behind.
+ * `node scripts/demo.ts` as a newcomer runs it (npm run demo, after set-up): with --once
+ * it must exit 0 after one full rotation of every replica, tell it in its timeline, and
+ * leave nothing behind; given Ctrl-C (SIGINT to the whole foreground process group) it
+ * must stop by itself, in order, with every sidecar revoking its Vault token.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { processesMentioning, REPO_ROOT } from './helpers.ts';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { processesMentioning, REPO_ROOT, waitFor } from './helpers.ts';
 
 const TIMEOUT_MS = 330_000;
 
@@ -36,4 +39,37 @@ test('npm run demo -- --once: one full rotation of every replica, then exit 0', 
   const dir = /component logs: (\S+)\/logs;/.exec(stdout)?.[1];
   assert.ok(dir, 'the demo names its temp dir');
   assert.deepEqual(processesMentioning(dir), [], 'no process of the demo is left running');
+});
+
+/** What a cluster leaves on the machine while it runs: none of it may outlive the demo. */
+function machineFootprint(dir: string): { netns: boolean; mounts: number; processes: number[] } {
+  const name = dir.replace(/.*vault-courier-devcluster-/, 'vault-courier-');
+  const mounts = execFileSync('/usr/bin/findmnt', ['-rn', '-o', 'TARGET']).toString().split('\n').filter((m) => m.startsWith(dir)).length;
+  return { netns: existsSync(`/run/netns/${name}`), mounts, processes: processesMentioning(dir) };
+}
+
+test('Ctrl-C: SIGINT to the whole process group stops the demo by itself, sidecars revoking their tokens', { timeout: 300_000 }, async () => {
+  // Its own group, as a terminal's foreground job is: the signal goes to every process of it.
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts/demo.ts')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  try {
+    await waitFor('three replicas connected to the database', 240_000, () => (stdout.split('\n').filter((l) => /: running as database user /.test(l)).length >= 3 ? true : undefined), 500);
+    const dir = /component logs: (\S+)\/logs;/.exec(stdout)?.[1];
+    assert.ok(dir, 'the demo names its temp dir');
+    assert.equal(machineFootprint(dir).netns, true, 'the cluster has its network namespace while it runs');
+    process.kill(-(child.pid ?? 0), 'SIGINT');
+    const stoppedBy = Date.now() + 90_000;
+    const code = await Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), stoppedBy - Date.now()))]);
+    assert.equal(code, 130, `the demo exited by itself after one SIGINT:\n${stdout}`);
+    const revoked = stdout.split('\n').filter((l) => /sidecar revoked its Vault token/.test(l));
+    assert.ok(revoked.length >= 3, `every replica's sidecar revoked its token on the way out:\n${stdout}`);
+    assert.match(stdout, /Ctrl-C: stopping the pods/);
+    assert.match(stdout, /stopped: every process ended, temp dir removed/);
+    assert.deepEqual(machineFootprint(dir), { netns: false, mounts: 0, processes: [] }, 'nothing of the cluster is left');
+  } finally {
+    if (child.exitCode === null) process.kill(-(child.pid ?? 0), 'SIGKILL');
+  }
 });

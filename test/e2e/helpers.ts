@@ -70,12 +70,6 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** The pids the runner reported in the pod's container statuses (`process://<pid>`). */
-export function reportedPids(pod: V1Pod): number[] {
-  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-  return statuses.filter((s) => s.state?.running !== undefined).map((s) => Number((s.containerID ?? '').replace('process://', '')));
-}
-
 /** Pids of live processes whose command line or environment mentions `text` (e.g. a temp dir). */
 export function processesMentioning(text: string): number[] {
   const pids: number[] = [];

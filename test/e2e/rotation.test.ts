@@ -1,23 +1,22 @@
 /**
- * The whole loop on real parts: etcd, kube-apiserver, kube-controller-manager (Deployment,
- * ReplicaSet, disruption controllers), Vault with kubernetes auth and the database engine,
- * PostgreSQL, the webhook (admission and POST /evict) and the process runner running the
- * injected init container, sidecar and the demo app as processes. Database credentials
- * live 60 s, the issue's figure; one full rotation of 3 replicas takes about a minute.
+ * The whole loop on a real node: the control plane, the kubelet and containerd, Vault with
+ * kubernetes auth and the database engine, PostgreSQL, vault-courier installed by its
+ * chart (admission through its Service, POST /evict through the Service's DNS name), the
+ * injected init container, native sidecar and the demo app as containers of the
+ * project's images. Database credentials live 60 s, the issue's figure; one full rotation
+ * of 3 replicas takes about a minute.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import pg from 'pg';
 import { BatchV1Api, CoreV1Api, makeInformer, type V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
-import { createNamespace } from '@vault-courier/devcluster';
-import { demoAnnotations, demoAppContainer, startLoop, type Loop } from '../../scripts/demo.ts';
-import { ContainerOutput, isReady, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
+import { createNamespace, PROJECT_IMAGES } from '@vault-courier/devcluster';
+import { demoAnnotations, demoAppContainer, restrictedContainer, startLoop, type Loop } from '../../scripts/demo.ts';
+import { ContainerOutput, isReady, readPodOrUndefined, waitFor } from './helpers.ts';
 
 const DB_TTL_SECONDS = 60;
 const REPLICAS = 3;
-const FIXTURE_IMAGE = 'vault-courier/test-fixture:dev';
 const PLAIN_NAMESPACE = 'not-opted-in';
 
 let loop: Loop;
@@ -34,7 +33,6 @@ before(async () => {
   loop = await startLoop({
     dbTtlSeconds: DB_TTL_SECONDS,
     replicas: REPLICAS,
-    extraImages: { [FIXTURE_IMAGE]: { argv: [process.execPath, path.join(REPO_ROOT, 'test/e2e/fixtures/container.ts')] } },
     onContainerLine: output.collect,
     onTimeline: (line) => {
       timelineLines.push(line);
@@ -83,7 +81,11 @@ before(async () => {
   // Opted out inside an opted-in namespace, and the same annotations where nobody opted in.
   const fixturePod = (name: string, annotations: Record<string, string>): V1Pod => ({
     metadata: { name, annotations },
-    spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: FIXTURE_IMAGE }] },
+    spec: {
+      automountServiceAccountToken: false,
+      terminationGracePeriodSeconds: 2,
+      containers: [restrictedContainer({ name: 'app', image: PROJECT_IMAGES.demoApp, command: ['node', '-e', 'setInterval(() => {}, 1 << 30)'] })],
+    },
   });
   const optedOut = await core.createNamespacedPod({ namespace, body: fixturePod('opted-out', { ...demoAnnotations(), [`${ANNOTATION_PREFIX}inject`]: 'false' }) });
   await createNamespace(cluster.kubeConfig, PLAIN_NAMESPACE);

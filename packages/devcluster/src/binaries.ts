@@ -15,6 +15,15 @@ export interface Binaries {
   readonly vault: string;
   /** Directory holding initdb and postgres. */
   readonly postgresBin: string;
+  readonly kubelet: string;
+  readonly kubeScheduler: string;
+  readonly kubeProxy: string;
+  readonly kubectl: string;
+  /** Directory holding containerd, ctr and containerd-shim-runc-v2 (first on containerd's PATH). */
+  readonly containerdBin: string;
+  readonly crictl: string;
+  readonly coredns: string;
+  readonly helm: string;
 }
 
 const VERSIONS_FILE = new URL('../../../scripts/real-parts/versions.env', import.meta.url);
@@ -43,6 +52,14 @@ export function resolveBinaries(versions: Record<string, string>, cacheDir: stri
     kubeControllerManager: join(kube, 'kube-controller-manager'),
     vault: join(cacheDir, `vault-${version('VAULT_VERSION')}`, 'vault'),
     postgresBin: '/usr/lib/postgresql/15/bin',
+    kubelet: join(kube, 'kubelet'),
+    kubeScheduler: join(kube, 'kube-scheduler'),
+    kubeProxy: join(kube, 'kube-proxy'),
+    kubectl: join(kube, 'kubectl'),
+    containerdBin: join(cacheDir, `containerd-${version('CONTAINERD_VERSION')}`),
+    crictl: join(cacheDir, `crictl-${version('CRICTL_VERSION')}`, 'crictl'),
+    coredns: join(cacheDir, `coredns-${version('COREDNS_VERSION')}`, 'coredns'),
+    helm: join(cacheDir, `helm-${version('HELM_VERSION')}`, 'helm'),
   };
 }
 

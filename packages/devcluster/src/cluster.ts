@@ -15,6 +15,7 @@ import { startControllerManager } from './controller-manager.ts';
 import { startEtcd } from './etcd.ts';
 import type { TlsMaterial } from './http-probe.ts';
 import { bindClusterRole, createServiceAccount, registerNode, requestServiceAccountToken } from './kube.ts';
+import { startClusterWithNode, type NodeHandle } from './node/cluster-with-node.ts';
 import { createCertificateAuthority, createServiceAccountSigningKey, issueCertificate, type CertificateFiles, type CertificateRequest } from './pki.ts';
 import { startPostgres, type Postgres } from './postgres.ts';
 import { groupRssBytes, registerTempDir, unregisterTempDir, withPortRetry, type ManagedProcess } from './process.ts';
@@ -44,10 +45,22 @@ export interface DevClusterOptions {
   readonly timeoutMs?: number;
   /** Keep the temp dir (logs) after stop(), e.g. to read why something failed. */
   readonly keepDir?: boolean;
+  /**
+   * A real node: everything runs in a network namespace of the cluster's own, with the
+   * kubelet, containerd, kube-scheduler, kube-proxy and CoreDNS; the API server, Vault and
+   * PostgreSQL are published on loopback. Without it, the control plane alone on loopback
+   * (for tests that run the webhook in-process and bind pods themselves).
+   */
+  readonly node?: boolean;
+  /** The image list scripts/build-images.sh writes. Default: <repo>/.tmp/images.json. */
+  readonly imagesFile?: string;
 }
 
 export interface DevClusterVault extends VaultAdmin {
+  /** Where this process reaches Vault. */
   readonly addr: string;
+  /** Where pods reach it (equal to `addr` without a node). */
+  readonly inClusterAddr: string;
   readonly rootToken: string;
   /** `auth/kubernetes` */
   readonly authPath: string;
@@ -72,6 +85,11 @@ export interface DevCluster {
   readonly adminTls: Required<TlsMaterial>;
   readonly vault?: DevClusterVault;
   readonly postgres?: Postgres;
+  /** Present with `node: true`. */
+  readonly node?: NodeHandle & {
+    /** Stops the controllers, deletes every pod and waits until the kubelet stopped them (apps first, then sidecars). */
+    drain(): Promise<void>;
+  };
   /** Component name -> log file. */
   readonly logs: Readonly<Record<string, string>>;
   readonly processes: readonly ManagedProcess[];
@@ -110,10 +128,97 @@ async function allOrFirstError<T extends readonly unknown[]>(promises: { [K in k
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
+/**
+ * Kubernetes auth through a reviewer service account bound to system:auth-delegator (every
+ * login a real TokenReview), KV v2, and the database engine on PostgreSQL.
+ */
+async function configureVault(
+  kubeConfig: KubeConfig,
+  vaultServer: VaultServer | undefined,
+  postgres: Postgres | undefined,
+  apiServer: { apiServerUrl: string; caPem: string; issuer: string },
+): Promise<DevClusterVault | undefined> {
+  if (vaultServer === undefined) return undefined;
+  await createServiceAccount(kubeConfig, REVIEWER_NAMESPACE, REVIEWER_SERVICE_ACCOUNT);
+  await bindClusterRole(kubeConfig, {
+    bindingName: `${REVIEWER_SERVICE_ACCOUNT}-auth-delegator`,
+    clusterRole: 'system:auth-delegator',
+    namespace: REVIEWER_NAMESPACE,
+    serviceAccount: REVIEWER_SERVICE_ACCOUNT,
+  });
+  const reviewerJwt = await requestServiceAccountToken(kubeConfig, {
+    namespace: REVIEWER_NAMESPACE,
+    serviceAccount: REVIEWER_SERVICE_ACCOUNT,
+    audiences: [apiServer.issuer],
+    expirationSeconds: REVIEWER_TOKEN_SECONDS,
+  });
+  const client = vaultClient(vaultServer.addr, vaultServer.rootToken);
+  await configureKubernetesAuth(client, { ...apiServer, reviewerJwt });
+  if (postgres !== undefined) await configureDatabase(client, postgres);
+  return {
+    ...vaultAdmin(client),
+    addr: vaultServer.addr,
+    inClusterAddr: vaultServer.inClusterAddr,
+    rootToken: vaultServer.rootToken,
+    authPath: KUBERNETES_AUTH_PATH,
+    kvMount: KV_MOUNT,
+    databaseMount: DATABASE_MOUNT,
+  };
+}
+
+const DEFAULT_IMAGES_FILE = new URL('../../../.tmp/images.json', import.meta.url).pathname;
+
+async function startWithNode(options: DevClusterOptions, binaries: Binaries, timeoutMs: number): Promise<DevCluster> {
+  const began = Date.now();
+  const parts = await startClusterWithNode({
+    binaries,
+    timeoutMs,
+    vault: options.vault === true,
+    postgres: options.postgres === true,
+    imagesFile: options.imagesFile ?? DEFAULT_IMAGES_FILE,
+    keepDir: options.keepDir === true,
+    adminKubeConfig,
+  });
+  const { kubeConfig } = parts;
+  try {
+    const vault = await configureVault(kubeConfig, parts.vault, parts.postgres, {
+      // Vault runs in the namespace too: it reviews tokens at the API server's inside address.
+      apiServerUrl: parts.node.inClusterApiServerUrl,
+      caPem: parts.ca.certPem,
+      issuer: parts.issuer,
+    });
+    parts.readyAfterMs['vault-configured'] = Date.now() - began;
+    return {
+      dir: parts.dir,
+      kubeconfigPath: parts.kubeconfigPath,
+      kubeConfig,
+      apiServerUrl: parts.apiServerUrl,
+      caPem: parts.ca.certPem,
+      caCertPath: parts.ca.certPath,
+      serviceAccountIssuer: parts.issuer,
+      adminTls: { ca: parts.ca.certPem, cert: parts.admin.certPem, key: parts.admin.keyPem },
+      vault,
+      postgres: parts.postgres,
+      node: { ...parts.node, drain: () => parts.drain(kubeConfig) },
+      logs: parts.logs,
+      processes: parts.processes,
+      startupMs: Date.now() - began,
+      readyAfterMs: parts.readyAfterMs,
+      issueCertificate: (request) => issueCertificate(parts.pkiDir, parts.ca, request),
+      memoryBytes: parts.memoryBytes,
+      stop: () => parts.stop(kubeConfig),
+    };
+  } catch (err) {
+    await parts.stop(kubeConfig).catch(() => undefined);
+    throw err;
+  }
+}
+
 export async function startDevCluster(options: DevClusterOptions = {}): Promise<DevCluster> {
   const began = Date.now();
   const binaries = { ...defaultBinaries(), ...options.binaries };
   const timeoutMs = options.timeoutMs ?? 60_000;
+  if (options.node === true) return startWithNode(options, binaries, timeoutMs);
   const dir = await mkdtemp(join(tmpdir(), 'vault-courier-devcluster-'));
   // A kept dir is for reading logs after the fact: not even the exit handler removes it.
   if (options.keepDir !== true) registerTempDir(dir);
@@ -191,35 +296,11 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
       });
       track({ process: proc });
     };
-    const configureVault = async (): Promise<DevClusterVault | undefined> => {
-      if (vaultServer === undefined) return undefined;
-      await createServiceAccount(kubeConfig, REVIEWER_NAMESPACE, REVIEWER_SERVICE_ACCOUNT);
-      await bindClusterRole(kubeConfig, {
-        bindingName: `${REVIEWER_SERVICE_ACCOUNT}-auth-delegator`,
-        clusterRole: 'system:auth-delegator',
-        namespace: REVIEWER_NAMESPACE,
-        serviceAccount: REVIEWER_SERVICE_ACCOUNT,
-      });
-      const reviewerJwt = await requestServiceAccountToken(kubeConfig, {
-        namespace: REVIEWER_NAMESPACE,
-        serviceAccount: REVIEWER_SERVICE_ACCOUNT,
-        audiences: [apiServer.issuer],
-        expirationSeconds: REVIEWER_TOKEN_SECONDS,
-      });
-      const client = vaultClient(vaultServer.addr, vaultServer.rootToken);
-      await configureKubernetesAuth(client, { apiServerUrl: apiServer.url, caPem: ca.certPem, reviewerJwt, issuer: apiServer.issuer });
-      if (postgres !== undefined) await configureDatabase(client, postgres);
+    const configure = () => configureVault(kubeConfig, vaultServer, postgres, { apiServerUrl: apiServer.url, caPem: ca.certPem, issuer: apiServer.issuer }).then((v) => {
       readyAfterMs['vault-configured'] = Date.now() - began;
-      return {
-        ...vaultAdmin(client),
-        addr: vaultServer.addr,
-        rootToken: vaultServer.rootToken,
-        authPath: KUBERNETES_AUTH_PATH,
-        kvMount: KV_MOUNT,
-        databaseMount: DATABASE_MOUNT,
-      };
-    };
-    const [, vault] = await allOrFirstError<[void, DevClusterVault | undefined, void]>([startControllers(), configureVault(), registerNode(kubeConfig)]);
+      return v;
+    });
+    const [, vault] = await allOrFirstError<[void, DevClusterVault | undefined, void]>([startControllers(), configure(), registerNode(kubeConfig)]);
 
     return {
       dir,

@@ -30,11 +30,15 @@ export async function startControllerManager(options: {
   apiServerUrl: string;
   adminTls: TlsMaterial;
   timeoutMs: number;
+  /** With a node: inside its namespace, every controller on (Services need the EndpointSlice controller, the Node its lifecycle controller). */
+  node?: { readonly netns: string; readonly dir: string };
 }): Promise<ManagedProcess> {
+  const controllers = options.node === undefined ? CONTROLLERS.join(',') : '*';
   const proc = startProcess({
     name: 'kube-controller-manager',
     command: options.binary,
     logPath: options.logPath,
+    netns: options.node?.netns,
     args: [
       `--kubeconfig=${options.kubeconfigPath}`,
       `--authentication-kubeconfig=${options.kubeconfigPath}`,
@@ -43,7 +47,9 @@ export async function startControllerManager(options: {
       '--bind-address=127.0.0.1',
       // No metrics or health endpoint: readiness is observed through the API below.
       '--secure-port=0',
-      `--controllers=${CONTROLLERS.join(',')}`,
+      `--controllers=${controllers}`,
+      // Else it creates /usr/libexec/kubernetes on the machine.
+      ...(options.node === undefined ? [] : [`--flex-volume-plugin-dir=${options.node.dir}/flexvolume`]),
       `--service-account-private-key-file=${options.serviceAccountPrivateKeyPath}`,
       `--root-ca-file=${options.caCertPath}`,
       '--use-service-account-credentials=false',

@@ -10,8 +10,15 @@ export interface Etcd {
   readonly process: ManagedProcess;
 }
 
-export async function startEtcd(options: { binary: string; dir: string; logPath: string; timeoutMs: number }): Promise<Etcd> {
-  const [clientPort, peerPort] = await freePorts(2);
+/** Where a component runs when the cluster has a node: inside its namespace, reached from here through a published loopback port. */
+export interface Placement {
+  readonly netns: string;
+  readonly publishedPort: number;
+}
+
+export async function startEtcd(options: { binary: string; dir: string; logPath: string; timeoutMs: number; placement?: Placement }): Promise<Etcd> {
+  // Inside a namespace of its own every port is free.
+  const [clientPort, peerPort] = options.placement === undefined ? await freePorts(2) : [2379, 2380];
   // One data dir per attempt: a retry on other ports must not meet the last one's member.
   const dataDir = join(options.dir, `etcd-${clientPort}`);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -21,6 +28,7 @@ export async function startEtcd(options: { binary: string; dir: string; logPath:
     name: 'etcd',
     command: options.binary,
     logPath: options.logPath,
+    netns: options.placement?.netns,
     args: [
       `--data-dir=${dataDir}`,
       `--listen-client-urls=${url}`,
@@ -33,7 +41,8 @@ export async function startEtcd(options: { binary: string; dir: string; logPath:
     ],
   });
   try {
-    await waitUntilReady(proc, async () => JSON.parse((await probe(`${url}/health`)).body).health === 'true', options.timeoutMs);
+    const probeUrl = options.placement === undefined ? url : `http://127.0.0.1:${options.placement.publishedPort}`;
+    await waitUntilReady(proc, async () => JSON.parse((await probe(`${probeUrl}/health`)).body).health === 'true', options.timeoutMs);
   } catch (err) {
     await proc.stop();
     throw err;

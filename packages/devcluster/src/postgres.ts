@@ -14,14 +14,21 @@ import { CourierError } from '@vault-courier/core';
 import { requireExecutable } from './binaries.ts';
 import { freePort } from './ports.ts';
 import { startProcess, waitUntilReady, withPortRetry, type ManagedProcess } from './process.ts';
+import type { Placement } from './etcd.ts';
+import { NODE_IP } from './node/netns.ts';
 
 const run = promisify(execFile);
 
 export interface Postgres {
-  /** `postgresql://postgres:<password>@127.0.0.1:<port>/postgres`: the superuser. */
+  /** `postgresql://postgres:<password>@127.0.0.1:<port>/postgres`: the superuser, from this process. */
   readonly url: string;
+  /** Where this process reaches it. */
   readonly host: string;
   readonly port: number;
+  /** Where Vault reaches it (inside the cluster's namespace when there is one). */
+  readonly forVault: { readonly host: string; readonly port: number };
+  /** Where pods reach it. */
+  readonly inCluster: { readonly host: string; readonly port: number };
   readonly superuser: string;
   readonly password: string;
   readonly socketDir: string;
@@ -40,7 +47,7 @@ export async function postgresUser(): Promise<RunAs | undefined> {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-export async function startPostgres(options: { binDir: string; dir: string; logPath: string; timeoutMs: number }): Promise<Postgres> {
+export async function startPostgres(options: { binDir: string; dir: string; logPath: string; timeoutMs: number; placement?: Placement }): Promise<Postgres> {
   const initdb = join(options.binDir, 'initdb');
   const postgres = join(options.binDir, 'postgres');
   requireExecutable('initdb (PostgreSQL 15)', initdb);
@@ -67,8 +74,9 @@ export async function startPostgres(options: { binDir: string; dir: string; logP
     const stderr = (cause as { stderr?: string }).stderr ?? '';
     throw new CourierError('io', `initdb failed in ${dataDir}: ${stderr.trim()}`, { cause });
   }
+  const placement = options.placement;
   return withPortRetry(async () => {
-    const port = await freePort();
+    const port = placement === undefined ? await freePort() : 5432;
     const proc = startProcess({
       name: 'postgres',
       command: postgres,
@@ -78,21 +86,34 @@ export async function startPostgres(options: { binDir: string; dir: string; logP
       gid: runAs?.gid,
       // SIGINT is PostgreSQL's fast shutdown: it does not wait for clients to leave.
       stopSignal: 'SIGINT',
+      netns: placement?.netns,
       args: [
         '-D', dataDir, '-p', String(port), '-k', socketDir,
-        '-c', 'listen_addresses=127.0.0.1',
+        // In the namespace: also on the node's address, where pods reach it.
+        '-c', `listen_addresses=${placement === undefined ? '127.0.0.1' : `127.0.0.1,${NODE_IP}`}`,
         '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
         '-c', 'shared_buffers=16MB', '-c', 'max_connections=50',
       ],
     });
-    const url = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    const publishedPort = placement?.publishedPort ?? port;
+    const url = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${publishedPort}/postgres`;
     try {
       await waitUntilReady(proc, () => canConnect(url), options.timeoutMs);
     } catch (err) {
       await proc.stop();
       throw err;
     }
-    return { url, host: '127.0.0.1', port, superuser: 'postgres', password, socketDir, process: proc };
+    return {
+      url,
+      host: '127.0.0.1',
+      port: publishedPort,
+      forVault: { host: '127.0.0.1', port },
+      inCluster: placement === undefined ? { host: '127.0.0.1', port } : { host: NODE_IP, port },
+      superuser: 'postgres',
+      password,
+      socketDir,
+      process: proc,
+    };
   });
 }
 

@@ -23,6 +23,17 @@ export interface ProcessSpec {
   readonly gid?: number;
   /** The signal that asks for a quick clean shutdown (PostgreSQL: SIGINT). */
   readonly stopSignal?: NodeJS.Signals;
+  /** Run inside this network namespace (/run/netns/<name>), entered with nsenter. */
+  readonly netns?: string;
+}
+
+const NSENTER = '/usr/bin/nsenter';
+
+/** The argv to spawn: nsenter enters the namespace, then drops to uid/gid, then execs the command. */
+export function spawnArgv(spec: ProcessSpec): { command: string; args: string[]; uid?: number; gid?: number } {
+  if (spec.netns === undefined) return { command: spec.command, args: [...spec.args], uid: spec.uid, gid: spec.gid };
+  const drop = spec.uid === undefined ? [] : [`--setuid=${spec.uid}`, `--setgid=${spec.gid ?? spec.uid}`];
+  return { command: NSENTER, args: [`--net=${spec.netns}`, ...drop, '--', spec.command, ...spec.args] };
 }
 
 export interface ExitStatus {
@@ -43,7 +54,10 @@ export interface ManagedProcess {
 
 const live = new Map<number, string>();
 const tempDirs = new Set<string>();
+/** Synchronous removals of what processes leave on the machine (a node's mounts, cgroups, namespace). */
+const finalizers = new Set<() => void>();
 let handlersInstalled = false;
+let signalsOwnedByMain = false;
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -57,6 +71,8 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 function killEverything(): void {
   for (const pid of live.keys()) killGroup(pid, 'SIGKILL');
   live.clear();
+  for (const finalize of finalizers) finalize();
+  finalizers.clear();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
 }
@@ -67,6 +83,9 @@ function installHandlers(): void {
   process.on('exit', killEverything);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
+      // A main that stops its cluster in order (pods first, so sidecars revoke their
+      // tokens) handles the signal itself; the 'exit' handler still catches what is left.
+      if (signalsOwnedByMain && signal !== 'SIGHUP') return;
       killEverything();
       // Re-raise with the default disposition so our parent sees the usual exit status.
       process.kill(process.pid, signal);
@@ -85,6 +104,22 @@ export function trackProcessGroup(pid: number, name: string): () => void {
   return () => live.delete(pid);
 }
 
+/**
+ * For a main (the demo, `npm run cluster`) that stops in order on SIGINT and SIGTERM
+ * itself: the kill-everything handler then stays out of the way of those two signals.
+ */
+export function ownSignals(): void {
+  installHandlers();
+  signalsOwnedByMain = true;
+}
+
+/** Runs `finalize` synchronously when this process exits, unless removed first (call the returned function). */
+export function registerFinalizer(finalize: () => void): () => void {
+  installHandlers();
+  finalizers.add(finalize);
+  return () => finalizers.delete(finalize);
+}
+
 /** A directory removed when this process exits, if `stop()` did not remove it first. */
 export function registerTempDir(dir: string): void {
   installHandlers();
@@ -100,14 +135,15 @@ export function startProcess(spec: ProcessSpec): ManagedProcess {
   installHandlers();
   const log = openSync(spec.logPath, 'a');
   let child;
+  const argv = spawnArgv(spec);
   try {
-    child = spawn(spec.command, [...spec.args], {
+    child = spawn(argv.command, argv.args, {
       cwd: spec.cwd,
       env: spec.env ?? {},
       stdio: ['ignore', log, log],
       detached: true,
-      uid: spec.uid,
-      gid: spec.gid,
+      uid: argv.uid,
+      gid: argv.gid,
     });
   } finally {
     closeSync(log);

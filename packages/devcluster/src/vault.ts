@@ -12,6 +12,8 @@ import { CourierError, DEFAULT_AUTH_PATH } from '@vault-courier/core';
 import { freePort } from './ports.ts';
 import { startProcess, waitUntilReady, withPortRetry, type ManagedProcess } from './process.ts';
 import type { Postgres } from './postgres.ts';
+import type { Placement } from './etcd.ts';
+import { NODE_IP } from './node/netns.ts';
 import { createNodeVault } from '@vault-courier/init/vault-client';
 
 export const KUBERNETES_AUTH_PATH = DEFAULT_AUTH_PATH;
@@ -21,7 +23,10 @@ export const DATABASE_MOUNT = 'database';
 export const DATABASE_CONNECTION = 'postgres';
 
 export interface VaultServer {
+  /** Where this process reaches it. */
   readonly addr: string;
+  /** Where pods and the cluster's own processes reach it. */
+  readonly inClusterAddr: string;
   readonly rootToken: string;
   readonly process: ManagedProcess;
 }
@@ -32,20 +37,23 @@ export function vaultClient(addr: string, token: string): nodeVault.client {
   return createNodeVault({ addr, caPem: undefined, requestTimeoutMs: 30_000, token });
 }
 
-export async function startVaultServer(options: { binary: string; dir: string; logPath: string; timeoutMs: number }): Promise<VaultServer> {
+export async function startVaultServer(options: { binary: string; dir: string; logPath: string; timeoutMs: number; placement?: Placement }): Promise<VaultServer> {
   const rootToken = `root-${randomUUID()}`;
   // The dev server writes its token helper file into $HOME: keep it in the temp dir.
   const home = join(options.dir, 'vault-home');
   await mkdir(home, { recursive: true, mode: 0o700 });
+  const placement = options.placement;
   return withPortRetry(async () => {
-    const port = await freePort();
-    const addr = `http://127.0.0.1:${port}`;
+    const port = placement === undefined ? await freePort() : 8200;
+    const addr = `http://127.0.0.1:${placement?.publishedPort ?? port}`;
     const proc = startProcess({
       name: 'vault',
       command: options.binary,
       logPath: options.logPath,
+      netns: placement?.netns,
       env: { HOME: home, PATH: '/usr/bin:/bin' },
-      args: ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, '-log-level=warn'],
+      // In the namespace: on every address there, the node's included, where pods reach it.
+      args: ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=${placement === undefined ? '127.0.0.1' : '0.0.0.0'}:${port}`, '-log-level=warn'],
     });
     const client = vaultClient(addr, rootToken);
     try {
@@ -54,7 +62,7 @@ export async function startVaultServer(options: { binary: string; dir: string; l
       await proc.stop();
       throw err;
     }
-    return { addr, rootToken, process: proc };
+    return { addr, inClusterAddr: placement === undefined ? addr : `http://${NODE_IP}:${port}`, rootToken, process: proc };
   });
 }
 
@@ -163,7 +171,7 @@ export async function configureDatabase(client: nodeVault.client, postgres: Post
   await vaultCall('configure the PostgreSQL connection', () =>
     client.write(`${DATABASE_MOUNT}/config/${DATABASE_CONNECTION}`, {
       plugin_name: 'postgresql-database-plugin',
-      connection_url: `postgresql://{{username}}:{{password}}@${postgres.host}:${postgres.port}/postgres?sslmode=disable`,
+      connection_url: `postgresql://{{username}}:{{password}}@${postgres.forVault.host}:${postgres.forVault.port}/postgres?sslmode=disable`,
       username: postgres.superuser,
       password: postgres.password,
       allowed_roles: '*',

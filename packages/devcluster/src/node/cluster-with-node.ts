@@ -1,0 +1,333 @@
+/**
+ * A cluster with a real node, all inside one network namespace of its own: etcd,
+ * kube-apiserver, kube-controller-manager, kube-scheduler, containerd, the kubelet,
+ * kube-proxy, CoreDNS, Vault and PostgreSQL. The API server, Vault and PostgreSQL are
+ * published on the machine's loopback. stop() goes in order: every pod deleted through
+ * the API (the kubelet stops apps, then native sidecars, which revoke their Vault
+ * tokens), then the node, then the control plane; then whatever is left of the footprint
+ * (processes, mounts, cgroups, the namespace) is removed. A cluster whose orchestrator was
+ * killed is removed by the next start.
+ */
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CoreV1Api, dumpYaml, type KubeConfig } from '@kubernetes/client-node';
+import { CourierError } from '@vault-courier/core';
+import { startApiServer, nodeApiServerArgs } from '../apiserver.ts';
+import { requireExecutable, type Binaries } from '../binaries.ts';
+import { startControllerManager } from '../controller-manager.ts';
+import { startEtcd } from '../etcd.ts';
+import { createCertificateAuthority, createServiceAccountSigningKey, issueCertificate, type CertificateFiles } from '../pki.ts';
+import { startPostgres, type Postgres } from '../postgres.ts';
+import { groupRssBytes, registerFinalizer, type ManagedProcess } from '../process.ts';
+import { startVaultServer, type VaultServer } from '../vault.ts';
+import { createCgroupRoot } from './cgroups.ts';
+import { importImages, startContainerd, type ImageArchive } from './containerd.ts';
+import { CLUSTER_DNS_IP, startCoreDns, startKubeProxy, startScheduler } from './control-plane-node.ts';
+import { CLUSTER_PREFIX, DIR_PREFIX, recordOwner, removeFootprint, removeStaleClusters, saveSysctls, type Footprint } from './footprint.ts';
+import { startKubelet } from './kubelet.ts';
+import { readSysctls, restoreSysctls } from './machine.ts';
+import { createNetworkNamespace, KUBERNETES_SERVICE_IP, NODE_IP } from './netns.ts';
+import { publishPorts } from './publish.ts';
+
+const run = promisify(execFile);
+export const NODE_NAME = 'devcluster-node';
+
+export interface ImagesFile {
+  readonly pause: string;
+  readonly images: readonly ImageArchive[];
+}
+
+export async function readImagesFile(file: string): Promise<ImagesFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new CourierError('config', `no image list at ${file}: build the images with: bash scripts/build-images.sh`, { cause });
+  }
+  const parsed = JSON.parse(text) as ImagesFile;
+  if (typeof parsed.pause !== 'string' || !Array.isArray(parsed.images)) throw new CourierError('config', `${file} is not what scripts/build-images.sh writes; rerun it`);
+  return parsed;
+}
+
+export function kubeconfigYaml(options: { server: string; caPem: string; cert: CertificateFiles; user: string }): string {
+  const b64 = (pem: string) => Buffer.from(pem).toString('base64');
+  return dumpYaml({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'devcluster', cluster: { server: options.server, 'certificate-authority-data': b64(options.caPem) } }],
+    users: [{ name: options.user, user: { 'client-certificate-data': b64(options.cert.certPem), 'client-key-data': b64(options.cert.keyPem) } }],
+    contexts: [{ name: 'devcluster', context: { cluster: 'devcluster', user: options.user } }],
+    'current-context': 'devcluster',
+  });
+}
+
+export interface NodeHandle {
+  readonly name: string;
+  readonly netnsPath: string;
+  /** The kubelet's CRI log files, `<ns>_<pod>_<uid>/<container>/<n>.log`. */
+  readonly podLogsDir: string;
+  readonly containerdSocket: string;
+  readonly kubectl: string;
+  readonly helm: string;
+  readonly images: ImagesFile;
+  /** The API server as pods and the namespace's processes see it. */
+  readonly inClusterApiServerUrl: string;
+}
+
+export interface ClusterWithNodeParts {
+  readonly dir: string;
+  readonly footprint: Footprint;
+  readonly ca: CertificateFiles;
+  readonly admin: CertificateFiles;
+  readonly pkiDir: string;
+  readonly apiServerUrl: string;
+  readonly issuer: string;
+  readonly kubeconfigPath: string;
+  readonly etcd: ManagedProcess;
+  readonly postgres?: Postgres;
+  readonly vault?: VaultServer;
+  readonly node: NodeHandle;
+  readonly processes: ManagedProcess[];
+  readonly readyAfterMs: Record<string, number>;
+  readonly logs: Record<string, string>;
+  memoryBytes(): number;
+  /** Stops the controllers, then deletes every pod and waits for the kubelet to stop them (apps, then sidecars). */
+  drain(kc: KubeConfig): Promise<void>;
+  /** Orderly: pods, node, control plane, then the footprint. */
+  stop(kc: KubeConfig): Promise<void>;
+}
+
+async function waitNodeReady(kc: KubeConfig, name: string, kubelet: ManagedProcess, timeoutMs: number): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (kubelet.exitStatus() !== undefined) throw new CourierError('io', `the kubelet exited before its Node was Ready; see ${kubelet.logPath}`);
+    const node = await core.readNode({ name }).catch(() => undefined);
+    if (node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true) return;
+    if (Date.now() > deadline) throw new CourierError('io', `Node ${name} was not Ready within ${timeoutMs} ms; see ${kubelet.logPath}`, { retryable: true });
+    await sleep(200);
+  }
+}
+
+/** Deletes every pod and waits until the kubelet has stopped them all (or `timeoutMs` passes). */
+async function drainPods(kc: KubeConfig, timeoutMs: number): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const pods = await core.listPodForAllNamespaces().catch(() => undefined);
+  if (pods === undefined) return;
+  await Promise.all(pods.items.map((p) => core.deleteNamespacedPod({ namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' }).catch(() => undefined)));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const left = await core.listPodForAllNamespaces().catch(() => undefined);
+    if (left === undefined || left.items.length === 0) return;
+    await sleep(250);
+  }
+}
+
+export async function startClusterWithNode(options: {
+  binaries: Binaries;
+  timeoutMs: number;
+  vault: boolean;
+  postgres: boolean;
+  imagesFile: string;
+  keepDir: boolean;
+  /** Applied to the outside admin kubeconfig before use (the caller builds it). */
+  adminKubeConfig: (server: string, ca: CertificateFiles, admin: CertificateFiles) => KubeConfig;
+}): Promise<ClusterWithNodeParts & { kubeConfig: KubeConfig }> {
+  const began = Date.now();
+  const { binaries, timeoutMs } = options;
+  for (const [name, file] of Object.entries({ kubelet: binaries.kubelet, 'kube-scheduler': binaries.kubeScheduler, 'kube-proxy': binaries.kubeProxy, kubectl: binaries.kubectl, crictl: binaries.crictl, coredns: binaries.coredns })) {
+    requireExecutable(name, file);
+  }
+  requireExecutable('containerd', path.join(binaries.containerdBin, 'containerd'));
+  removeStaleClusters();
+  const images = await readImagesFile(options.imagesFile);
+
+  const dir = await mkdtemp(path.join(tmpdir(), DIR_PREFIX));
+  const id = path.basename(dir).slice(DIR_PREFIX.length);
+  const name = `${CLUSTER_PREFIX}${id}`;
+  const footprint: Footprint = { dir, netnsPath: `/run/netns/${name}`, cgroupName: name };
+  recordOwner(footprint);
+  const unregister = registerFinalizer(() => void removeFootprint(footprint, { keepDir: options.keepDir }));
+  await chmod(dir, 0o711);
+  const pkiDir = path.join(dir, 'pki');
+  const logDir = path.join(dir, 'logs');
+  await Promise.all([mkdir(pkiDir, { mode: 0o700 }), mkdir(logDir)]);
+  const logs: Record<string, string> = {};
+  const logPath = (component: string) => (logs[component] = path.join(logDir, `${component}.log`));
+  const processes: ManagedProcess[] = [];
+  const readyAfterMs: Record<string, number> = {};
+  const track = (proc: ManagedProcess): ManagedProcess => {
+    processes.push(proc);
+    readyAfterMs[proc.name] = Date.now() - began;
+    return proc;
+  };
+
+  const netns = await createNetworkNamespace(name);
+  createCgroupRoot(name);
+  const publisher = await publishPorts({
+    netns,
+    dir,
+    logPath: logPath('loopback-forwarder'),
+    targets: {
+      etcd: { host: '127.0.0.1', port: 2379 },
+      'kube-apiserver': { host: '127.0.0.1', port: 6443 },
+      vault: { host: '127.0.0.1', port: 8200 },
+      postgres: { host: '127.0.0.1', port: 5432 },
+    },
+  });
+  const published = (component: string) => ({ netns: netns.path, publishedPort: publisher.ports[component]?.port ?? 0 });
+
+  let stopped = false;
+  const byName = (n: string) => processes.filter((p) => p.name === n);
+  let draining: Promise<void> | undefined;
+  const drain = (kc: KubeConfig) =>
+    (draining ??= (async () => {
+      if (!processes.some((p) => p.name === 'kubelet' && p.exitStatus() === undefined)) return;
+      // No controller may replace what is being stopped.
+      for (const p of byName('kube-controller-manager')) await p.stop();
+      await drainPods(kc, 45_000);
+    })());
+  const stopEverything = async (kc: KubeConfig | undefined) => {
+    if (stopped) return;
+    stopped = true;
+    if (kc !== undefined) await drain(kc);
+    for (const component of ['kube-proxy', 'coredns', 'kube-scheduler', 'kubelet']) for (const p of byName(component)) await p.stop(10_000);
+    await run(binaries.crictl, ['--runtime-endpoint', `unix://${path.join(dir, 'containerd', 'containerd.sock')}`, '--timeout', '20s', 'rmp', '-fa']).catch(() => undefined);
+    for (const p of [...processes].reverse()) await p.stop();
+    await publisher.close();
+    const left = removeFootprint(footprint, { keepDir: options.keepDir });
+    unregister();
+    if (left.pids.length + left.mounts.length + left.cgroups.length > 0) {
+      throw new CourierError('io', `the cluster left ${left.pids.length} process(es), mounts ${left.mounts.join(', ') || 'none'}, cgroups ${left.cgroups.join(', ') || 'none'}`);
+    }
+  };
+
+  try {
+    const ca = await createCertificateAuthority(pkiDir);
+    const [serving, admin, kubeletClient, signingKey] = await Promise.all([
+      issueCertificate(pkiDir, ca, {
+        name: 'kube-apiserver',
+        commonName: 'kube-apiserver',
+        ipAddresses: ['127.0.0.1', NODE_IP, KUBERNETES_SERVICE_IP],
+        dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+        usage: 'server',
+      }),
+      issueCertificate(pkiDir, ca, { name: 'admin', commonName: 'vault-courier-admin', organization: 'system:masters', usage: 'client' }),
+      issueCertificate(pkiDir, ca, { name: 'kubelet', commonName: `system:node:${NODE_NAME}`, organization: 'system:nodes', usage: 'client' }),
+      createServiceAccountSigningKey(pkiDir),
+    ]);
+    const adminTls = { ca: ca.certPem, cert: admin.certPem, key: admin.keyPem };
+    const inClusterServer = `https://${NODE_IP}:6443`;
+    const inClusterKubeconfig = path.join(dir, 'in-cluster-admin.kubeconfig');
+    const kubeletKubeconfig = path.join(dir, 'kubelet.kubeconfig');
+    await writeFile(inClusterKubeconfig, kubeconfigYaml({ server: inClusterServer, caPem: ca.certPem, cert: admin, user: 'admin' }), { mode: 0o600 });
+    await writeFile(kubeletKubeconfig, kubeconfigYaml({ server: inClusterServer, caPem: ca.certPem, cert: kubeletClient, user: `system:node:${NODE_NAME}` }), { mode: 0o600 });
+
+    const [etcd, postgres, vault, containerd] = await Promise.all([
+      startEtcd({ binary: binaries.etcd, dir, logPath: logPath('etcd'), timeoutMs, placement: published('etcd') }).then((e) => (track(e.process), e)),
+      options.postgres ? startPostgres({ binDir: binaries.postgresBin, dir, logPath: logPath('postgres'), timeoutMs, placement: published('postgres') }).then((p) => (track(p.process), p)) : undefined,
+      options.vault ? startVaultServer({ binary: binaries.vault, dir, logPath: logPath('vault'), timeoutMs, placement: published('vault') }).then((v) => (track(v.process), v)) : undefined,
+      startContainerd({ binDir: binaries.containerdBin, dir, netns, logPath: logPath('containerd'), pauseImage: images.pause, timeoutMs }).then((c) => (track(c.process), c)),
+    ]);
+    // Alongside the API server's start: only pods need the images, and the Node is Ready only after.
+    const imported = importImages(binaries.containerdBin, containerd, images.images).then(() => {
+      readyAfterMs['images-imported'] = Date.now() - began;
+    });
+    imported.catch(() => undefined);
+    const apiServer = await startApiServer({
+      binary: binaries.kubeApiserver,
+      dir,
+      logPath: logPath('kube-apiserver'),
+      etcdUrl: etcd.url,
+      adminTls,
+      timeoutMs,
+      files: {
+        caCertPath: ca.certPath,
+        servingCertPath: serving.certPath,
+        servingKeyPath: serving.keyPath,
+        serviceAccountPublicKeyPath: signingKey.publicKeyPath,
+        serviceAccountPrivateKeyPath: signingKey.privateKeyPath,
+      },
+      placement: { ...published('kube-apiserver'), nodeArgs: nodeApiServerArgs({ kubeletClientCertPath: admin.certPath, kubeletClientKeyPath: admin.keyPath }) },
+    });
+    track(apiServer.process);
+    const kubeConfig = options.adminKubeConfig(apiServer.url, ca, admin);
+    const kubeconfigPath = path.join(dir, 'admin.kubeconfig');
+    await writeFile(kubeconfigPath, kubeconfigYaml({ server: apiServer.url, caPem: ca.certPem, cert: admin, user: 'admin' }), { mode: 0o600 });
+
+    const daemon = { netns, kubeconfigPath: inClusterKubeconfig };
+    track(startScheduler({ ...daemon, binary: binaries.kubeScheduler, logPath: logPath('kube-scheduler') }));
+    track(startKubeProxy({ ...daemon, binary: binaries.kubeProxy, logPath: logPath('kube-proxy'), nodeName: NODE_NAME }));
+    track(await startCoreDns({ ...daemon, binary: binaries.coredns, logPath: logPath('coredns'), dir }));
+    const savedSysctls = readSysctls();
+    saveSysctls(dir, savedSysctls);
+    const kubelet = await startKubelet({
+      binary: binaries.kubelet,
+      dir,
+      netns,
+      logPath: logPath('kubelet'),
+      kubeconfigPath: kubeletKubeconfig,
+      clientCaFile: ca.certPath,
+      runtimeEndpoint: containerd.endpoint,
+      cgroupRoot: name,
+      nodeName: NODE_NAME,
+      clusterDns: CLUSTER_DNS_IP,
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+      timeoutMs,
+    });
+    track(kubelet.process);
+    const controllerManager = startControllerManager({
+      binary: binaries.kubeControllerManager,
+      logPath: logPath('kube-controller-manager'),
+      kubeconfigPath: inClusterKubeconfig,
+      caCertPath: ca.certPath,
+      serviceAccountPrivateKeyPath: signingKey.privateKeyPath,
+      apiServerUrl: apiServer.url,
+      adminTls,
+      timeoutMs,
+      node: { netns: netns.path, dir },
+    }).then(track);
+    await Promise.all([controllerManager, imported, waitNodeReady(kubeConfig, NODE_NAME, kubelet.process, timeoutMs)]);
+    // The kubelet set them once at start and never looks again.
+    restoreSysctls(savedSysctls);
+    readyAfterMs.node = Date.now() - began;
+
+    return {
+      dir,
+      footprint,
+      ca,
+      admin,
+      pkiDir,
+      apiServerUrl: apiServer.url,
+      issuer: apiServer.issuer,
+      kubeconfigPath,
+      kubeConfig,
+      etcd: etcd.process,
+      postgres,
+      vault,
+      node: {
+        name: NODE_NAME,
+        netnsPath: netns.path,
+        podLogsDir: kubelet.paths.podLogsDir,
+        containerdSocket: containerd.paths.socket,
+        kubectl: binaries.kubectl,
+        helm: binaries.helm,
+        images,
+        inClusterApiServerUrl: apiServer.inClusterUrl,
+      },
+      processes,
+      readyAfterMs,
+      logs,
+      memoryBytes: () => processes.reduce((sum, p) => sum + (p.exitStatus() === undefined ? groupRssBytes(p.pid) : 0), 0),
+      drain,
+      stop: (kc) => stopEverything(kc),
+    };
+  } catch (err) {
+    await stopEverything(undefined).catch(() => undefined);
+    throw err;
+  }
+}
