@@ -68,7 +68,7 @@ export CONTAINERS_STORAGE_CONF="$store/storage.conf"
 export CONTAINERS_REGISTRIES_CONF="$here/images/registries.conf"
 # Two set-ups at once (two test runs) would build the same images into one storage.
 exec 9>"$store/.lock"
-flock 9
+flock -n 9 || { say "waiting for another build-images run to finish (lock: $store/.lock) ..."; flock 9; }
 
 # `npm ci` in a build container meets the TLS interception this machine's own CA bundle
 # trusts; lend the bundle to RUN steps only, so the Dockerfiles stay as Docker builds them.
@@ -80,16 +80,23 @@ if [ -f "$ca" ]; then
 fi
 
 # --- helpers ----------------------------------------------------------------------------
+# Killed, it takes its sleep with it: an orphaned sleep would hold the lock (fd 9) and the
+# caller's stdout open for up to 30 s more, stalling the next run and any `| tail`.
 heartbeat() {
-  local what=$1 start=$SECONDS
-  while sleep 30; do echo "build-images: still building $what ($((SECONDS - start)) s so far)"; done
+  local what=$1 start=$SECONDS sleeper=""
+  trap 'kill $sleeper 2>/dev/null; exit 0' TERM
+  while true; do
+    sleep 30 & sleeper=$!
+    wait "$sleeper"
+    echo "build-images: still building $what ($((SECONDS - start)) s so far)"
+  done
 }
 
 # step <image> <log name> <command...>: the command's output goes to a log, which is shown
 # (its tail) when the command fails.
 step() {
   local image=$1 log="$out/logs/$2.log" beat status=0; shift 2
-  heartbeat "$image" & beat=$!
+  heartbeat "$image" 9>&- & beat=$!
   "$@" > "$log" 2>&1 || status=$?
   kill "$beat" 2>/dev/null; wait "$beat" 2>/dev/null || true
   if [ $status != 0 ]; then
@@ -98,8 +105,9 @@ step() {
   fi
 }
 
-image_id() { buildah images --no-trunc --noheading --format "{{.ID}}" "$1" 2>/dev/null | head -n 1 | sed "s/^sha256://"; }
-image_size() { buildah images --noheading --format '{{.Size}}' "$1" 2>/dev/null | head -n 1; }
+# Both print nothing for an image not in storage (buildah exits non-zero then).
+image_id() { { buildah images --no-trunc --noheading --format '{{.ID}}' "$1" 2>/dev/null || true; } | head -n 1 | sed 's/^sha256://'; }
+image_size() { { buildah images --noheading --format '{{.Size}}' "$1" 2>/dev/null || true; } | head -n 1; }
 hash() { sha256sum | cut -c1-32; }
 
 # find(1) arguments that leave out what .dockerignore leaves out of the build context.
@@ -168,7 +176,12 @@ fi
 # --- the pause image --------------------------------------------------------------------
 # kubernetes' build/pause, from the module the real parts are built from; its Makefile
 # names the tag and the flags, its Dockerfile is used as it is.
-kube_dir=$(cd "$here/real-parts/kubernetes" && GOFLAGS=-mod=mod GOTOOLCHAIN=local go mod download -json k8s.io/kubernetes | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+# `go mod download` waits for the module cache's lock while any other go command holds it:
+# only when the module is not there yet.
+kube_dir="$(go env GOMODCACHE)/k8s.io/kubernetes@$KUBE_VERSION"
+if [ ! -d "$kube_dir" ]; then
+  kube_dir=$(cd "$here/real-parts/kubernetes" && GOFLAGS=-mod=mod GOTOOLCHAIN=local go mod download -json k8s.io/kubernetes | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+fi
 pause_src="$kube_dir/build/pause"
 [ -f "$pause_src/linux/pause.c" ] || die "no build/pause/linux/pause.c in k8s.io/kubernetes@$KUBE_VERSION ($kube_dir); run: bash scripts/setup.sh"
 pause_tag=$(sed -n 's/^TAG ?= *//p' "$pause_src/Makefile")

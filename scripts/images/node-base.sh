@@ -45,9 +45,11 @@ ln -s ../lib/node_modules/npm/bin/npx-cli.js "$stage/usr/local/bin/npx"
 
 # root mode mounts /proc, /sys and /dev into the tree while it installs; a private mount
 # namespace takes them all away when mmdebstrap ends, even if it is killed.
-# Node 26 links libatomic.so.1, which minbase lacks.
+# Node 26 links libatomic.so.1, which minbase lacks. The merged-usr hook lays out /usr as
+# debian:bookworm-slim has it (usr-is-merged); left alone, bookworm's init-system-helpers
+# pulls in usrmerge and with it a full perl, 50 MB more.
 unshare --mount --propagation private -- mmdebstrap --quiet --mode=root --variant=minbase \
-  --include=libatomic1 --format=tar \
+  --include=libatomic1 --format=tar --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
   --aptopt='Acquire::Languages "none"' \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \

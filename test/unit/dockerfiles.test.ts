@@ -1,17 +1,31 @@
 /**
- * The Dockerfiles cannot be built on this machine (no Docker engine), so they are linted
- * (dockerfile-utils, the Dockerfile language server's validator) and held to the image
- * policy: multi-stage, a numeric non-root user, and nothing but the bundle copied into the
- * runtime stage.
+ * The image policy, held on the Dockerfiles' text so it fails in a second, before
+ * scripts/build-images.sh spends minutes building them (docs/images.md): each is linted
+ * (dockerfile-utils, the Dockerfile language server's validator), multi-stage, built on
+ * node:<major>-bookworm-slim (the base scripts/images/node-base.sh can stand in for here;
+ * no Alpine, which cannot be built here), a numeric non-root user, nothing but the bundle
+ * copied into the runtime stage, and `node` left on PATH, because the webhook injects
+ * `command: [node, /app/init.mjs]` and users run `command: [node, -e, ...]`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { validate } from 'dockerfile-utils';
+import { BINARIES } from '../../scripts/bundle.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const BINARIES = ['webhook', 'init', 'sidecar'] as const;
+
+/** Each image: the binary bundled, and its Dockerfile. */
+const IMAGES = [
+  { name: 'webhook', file: 'Dockerfile.webhook' },
+  { name: 'init', file: 'Dockerfile.init' },
+  { name: 'sidecar', file: 'Dockerfile.sidecar' },
+  { name: 'demo-app', file: 'packages/demo-app/Dockerfile' },
+] as const;
+
+const nodeMajor = /^NODE_VERSION=(\d+)\./m.exec(readFileSync(path.join(root, 'scripts/real-parts/versions.env'), 'utf8'))?.[1];
+const BASE = `node:${nodeMajor}-bookworm-slim`;
 
 interface Instruction {
   readonly keyword: string;
@@ -37,14 +51,24 @@ function runtimeStage(all: Instruction[]): Instruction[] {
   return all.slice(lastFrom);
 }
 
-for (const name of BINARIES) {
-  const file = `Dockerfile.${name}`;
+test('every image bundles a binary scripts/bundle.ts builds', () => {
+  assert.deepEqual(IMAGES.map((i) => i.name).sort(), [...BINARIES].sort());
+});
+
+for (const { name, file } of IMAGES) {
   const text = readFileSync(path.join(root, file), 'utf8');
   const all = instructions(text);
 
   test(`${file}: the linter finds nothing`, () => {
     const problems = validate(text).map((d) => `line ${d.range.start.line + 1}: ${d.message}`);
     assert.deepEqual(problems, []);
+  });
+
+  test(`${file}: every stage is ${BASE}, never Alpine`, () => {
+    const alpine = all.filter((i) => /alpine|\bapk\b/i.test(i.args)).map((i) => `${i.keyword} ${i.args}`);
+    assert.deepEqual(alpine, [], 'no Alpine image or package source can be reached here');
+    const bases = all.filter((i) => i.keyword === 'FROM').map((i) => i.args.split(/\s+/)[0]);
+    assert.deepEqual([...new Set(bases)], [BASE]);
   });
 
   test(`${file}: multi-stage, the runtime stage runs as a numeric non-root user`, () => {
@@ -55,6 +79,7 @@ for (const name of BINARIES) {
     const match = /^(\d+)(?::(\d+))?$/.exec(user.args);
     assert.ok(match, `USER ${user.args} must be numeric so runAsNonRoot can be verified`);
     assert.notEqual(Number(match[1]), 0, 'USER must not be root');
+    assert.notEqual(Number(match[2] ?? 1), 0, 'the group must not be root');
   });
 
   test(`${file}: the runtime stage copies only the ${name} bundle and runs it`, () => {
@@ -65,5 +90,14 @@ for (const name of BINARIES) {
     assert.match(copies[0]?.args ?? '', new RegExp(`--from=build .*/packages/${name}/dist/${name}\\.mjs /app/${name}\\.mjs$`));
     const entrypoint = stage.find((i) => i.keyword === 'ENTRYPOINT');
     assert.equal(entrypoint?.args, `["node", "/app/${name}.mjs"]`);
+  });
+
+  test(`${file}: node stays on PATH in the runtime stage`, () => {
+    const stage = runtimeStage(all);
+    for (const run of stage.filter((i) => i.keyword === 'RUN')) {
+      assert.doesNotMatch(run.args, /\/usr\/local\/bin\/node\b|\/usr\/local\/bin\/?(\s|$)|\/usr\/local\/?(\s|$)/, `RUN ${run.args} removes node`);
+    }
+    const paths = stage.filter((i) => i.keyword === 'ENV' && /^PATH[=\s]/.test(i.args));
+    for (const env of paths) assert.match(env.args, /(^|[=:])\/usr\/local\/bin(:|$)/, `ENV ${env.args} drops /usr/local/bin, where node is`);
   });
 }
