@@ -106,6 +106,8 @@ export function cniConfig(paths: ContainerdPaths): string {
           type: 'bridge',
           bridge: 'cni0',
           isGateway: true,
+          // The pod's default route is the bridge: the node's address and Service IPs lie beyond it.
+          isDefaultGateway: true,
           ipMasq: false,
           hairpinMode: true,
           ipam: { type: 'host-local', ranges: [[{ subnet: POD_CIDR }]], dataDir: paths.cniDataDir },
