@@ -14,7 +14,9 @@
  * startLoop() is also what test/e2e/rotation.test.ts runs, so the demo and the test prove
  * the same wiring.
  */
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { AppsV1Api, CoreV1Api, makeInformer, PolicyV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE, STATUS_INJECTED } from '@vault-courier/core';
@@ -24,13 +26,17 @@ import {
   ownSignals,
   PROJECT_IMAGES,
   readPodLogs,
+  RELEASE_NAME,
   RESTRICTED,
   startDevCluster,
   type ContainerRef,
   type DevCluster,
+  WEBHOOK_NAMESPACE,
 } from '@vault-courier/devcluster';
 import { applyEvent, createTimeline, eventFromLine, usersAwaitingRevocation, type DemoEvent, type Timeline } from '@vault-courier/demo-app/timeline';
 
+const run = promisify(execFile);
+const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 const APP_LABEL = { app: 'demo-app' };
 const REVOCATION_POLL_MS = 1_000;
 /** The app runs as a user of its own, not the injected containers' 65532: it reads the files through fsGroup. */
@@ -170,14 +176,25 @@ async function existingRoles(cluster: DevCluster, users: readonly string[]): Pro
  * by its chart, `namespace` opted in (Pod Security restricted), a Vault role `demo` for its
  * default ServiceAccount reading database/creds/demo, and the webhook answering.
  */
-export async function prepareCluster(cluster: DevCluster, namespace: string, dbTtlSeconds: number): Promise<void> {
+export async function prepareCluster(cluster: DevCluster, namespace: string, dbTtlSeconds: number, options: { tls?: 'generate' | 'certs-command' } = {}): Promise<void> {
   const node = cluster.node;
   const vault = cluster.vault;
   if (node === undefined || vault === undefined) throw new Error('the cluster needs a node and Vault');
-  await installVaultCourier(cluster.kubeConfig, { helm: node.helm, kubeconfigPath: cluster.kubeconfigPath, dir: cluster.dir }, { vaultAddr: vault.inClusterAddr });
+  const tls = options.tls === 'certs-command' ? await webhookTlsFromCertsCommand(cluster.dir) : {};
+  await installVaultCourier(cluster.kubeConfig, { helm: node.helm, kubeconfigPath: cluster.kubeconfigPath, dir: cluster.dir }, { vaultAddr: vault.inClusterAddr, ...tls });
   await createNamespace(cluster.kubeConfig, namespace, { [NAMESPACE_LABEL]: NAMESPACE_LABEL_VALUE, ...RESTRICTED });
   await configureVault(cluster, namespace, dbTtlSeconds);
   await waitForInjection(cluster, namespace);
+}
+
+/**
+ * The webhook's TLS as a user without Helm's generator makes it: `npm run certs` (the same
+ * command, run as a process), its Secret manifest and its chart values.
+ */
+async function webhookTlsFromCertsCommand(dir: string): Promise<{ secretManifests: string[]; valuesFiles: string[] }> {
+  const out = path.join(dir, 'webhook-tls');
+  await run(process.execPath, [path.join(REPO_ROOT, 'certs', 'issue.ts'), '--service', RELEASE_NAME, '--namespace', WEBHOOK_NAMESPACE, '--out', out]);
+  return { secretManifests: [path.join(out, 'secret.yaml')], valuesFiles: [path.join(out, 'values-secret.yaml')] };
 }
 
 export async function startLoop(options: LoopOptions = {}): Promise<Loop> {

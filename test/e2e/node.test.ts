@@ -32,7 +32,8 @@ before(async () => {
   const node = cluster.node;
   assert.ok(node);
   logs = readPodLogs(node.podLogsDir, output.collect);
-  await prepareCluster(cluster, NS, 600);
+  // The webhook's TLS from the certs/ command and the chart's secret mode; the demo uses Helm's generator.
+  await prepareCluster(cluster, NS, 600, { tls: 'certs-command' });
   const vault = cluster.vault;
   assert.ok(vault);
   await vault.writeKv('probe/config', { password: CANARY, user: 'probe' });

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -15,7 +15,7 @@ import { requireExecutable } from './binaries.ts';
 import { freePort } from './ports.ts';
 import { startProcess, waitUntilReady, withPortRetry, type ManagedProcess } from './process.ts';
 import type { Placement } from './etcd.ts';
-import { NODE_IP } from './node/netns.ts';
+import { NODE_IP, POD_CIDR } from './node/netns.ts';
 
 const run = promisify(execFile);
 
@@ -75,6 +75,8 @@ export async function startPostgres(options: { binDir: string; dir: string; logP
     throw new CourierError('io', `initdb failed in ${dataDir}: ${stderr.trim()}`, { cause });
   }
   const placement = options.placement;
+  // initdb lets TCP logins in from loopback only; pods connect from the bridge.
+  if (placement !== undefined) await appendFile(join(dataDir, 'pg_hba.conf'), `host all all ${POD_CIDR} scram-sha-256\n`);
   return withPortRetry(async () => {
     const port = placement === undefined ? await freePort() : 5432;
     const proc = startProcess({

@@ -144,8 +144,27 @@ function removeOwnLogLinks(footprint: Footprint): void {
   }
 }
 
+/**
+ * A shim killed with SIGKILL leaves its socket in containerd's fixed directory. One that no
+ * process has bound any more (not in /proc/net/unix) serves nothing: remove it.
+ */
+function removeDeadShimSockets(): void {
+  let sockets: string[] = [];
+  try {
+    sockets = readdirSync(SHIM_SOCKET_DIR);
+  } catch {
+    return;
+  }
+  const bound = new Set(readFileSync('/proc/net/unix', 'utf8').split('\n').map((line) => line.split(' ').pop() ?? ''));
+  for (const socket of sockets) {
+    const file = path.join(SHIM_SOCKET_DIR, socket);
+    if (!bound.has(file)) rmSync(file, { force: true });
+  }
+}
+
 function removeKubeletFixedPaths(footprint: Footprint): void {
   removeOwnLogLinks(footprint);
+  removeDeadShimSockets();
   removeIfEmpty(SHIM_SOCKET_DIR);
   removeIfEmpty(path.dirname(SHIM_SOCKET_DIR));
   // The device-plugin socket is shared by every kubelet on the machine: only when none runs.

@@ -9,7 +9,8 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { readFile } from 'node:fs/promises';
+import { CoreV1Api, loadYaml, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { CourierError } from '@vault-courier/core';
 
 const run = promisify(execFile);
@@ -83,12 +84,24 @@ export async function helm(context: HelmContext, args: readonly string[]): Promi
 export async function installVaultCourier(
   kc: KubeConfig,
   context: HelmContext,
-  options: { vaultAddr: string; replicas?: number; values?: Readonly<Record<string, string | number>>; timeoutSeconds?: number },
+  options: {
+    vaultAddr: string;
+    replicas?: number;
+    values?: Readonly<Record<string, string | number>>;
+    /** Values files (`helm -f`), e.g. the values-secret.yaml `npm run certs` writes. */
+    valuesFiles?: readonly string[];
+    /** Secret manifests created in the release namespace first, e.g. the secret.yaml `npm run certs` writes. */
+    secretManifests?: readonly string[];
+    timeoutSeconds?: number;
+  },
 ): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: WEBHOOK_NAMESPACE, labels: { ...RESTRICTED } } } }).catch((err: unknown) => {
     if ((err as { code?: number }).code !== 409) throw err;
   });
+  for (const file of options.secretManifests ?? []) {
+    await core.createNamespacedSecret({ namespace: WEBHOOK_NAMESPACE, body: loadYaml<V1Secret>(await readFile(file, 'utf8')) });
+  }
   const values = chartValues({ vaultAddr: options.vaultAddr, replicas: options.replicas ?? 2, extra: options.values });
   await helm(context, [
     'upgrade',
@@ -100,6 +113,7 @@ export async function installVaultCourier(
     '--wait',
     '--timeout',
     `${options.timeoutSeconds ?? 180}s`,
+    ...(options.valuesFiles ?? []).flatMap((file) => ['--values', file]),
     // Numbers as numbers (the schema types them), every other value verbatim as a string.
     ...Object.entries(values).flatMap(([k, v]) => (typeof v === 'number' ? ['--set', `${k}=${v}`] : ['--set-string', `${k}=${v}`])),
   ]);
