@@ -54,7 +54,8 @@ test('npm run cluster: the printed lines work, the README example runs injected,
     const { env, kubectl } = cluster;
     for (const key of ['KUBECONFIG', 'VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_CACERT']) assert.ok(env[key], `export ${key}=… printed`);
     for (const file of [env.KUBECONFIG, env.VAULT_CACERT, kubectl]) assert.ok(path.isAbsolute(file ?? '') && existsSync(file ?? ''), `${file} is an absolute path that exists`);
-    const kenv = { ...process.env, KUBECONFIG: env.KUBECONFIG };
+    // The discovery cache in the cluster's directory, not in ~/.kube.
+    const kenv = { ...process.env, KUBECONFIG: env.KUBECONFIG, KUBECACHEDIR: path.join(path.dirname(env.KUBECONFIG ?? ''), 'kubectl-cache') };
     const nodes = (await run(kubectl, ['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'], { env: kenv })).stdout;
     assert.equal(nodes, 'True', 'kubectl with the printed KUBECONFIG sees a Ready node');
     const health = (await fetch(`${env.VAULT_ADDR}/v1/auth/token/lookup-self`, { headers: { 'X-Vault-Token': env.VAULT_TOKEN ?? '' } })).status;

@@ -140,7 +140,7 @@ test('kubectl logs works for every container, through the API server and the kub
   const node = cluster.node;
   assert.ok(node);
   for (const container of [INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME, 'app']) {
-    const { stdout }: { stdout: string } = await run(node.kubectl, ['--kubeconfig', cluster.kubeconfigPath, '-n', NS, 'logs', 'probe', '-c', container]);
+    const { stdout }: { stdout: string } = await run(node.kubectl, ['--kubeconfig', cluster.kubeconfigPath, '--cache-dir', path.join(cluster.dir, 'kubectl-cache'), '-n', NS, 'logs', 'probe', '-c', container]);
     assert.ok(stdout.trim().length > 0, `kubectl logs probe -c ${container} printed its log`);
     assert.ok(!stdout.includes(CANARY), `no secret value in the ${container} log`);
   }

@@ -9,6 +9,7 @@
  * killed is removed by the next start.
  */
 import { execFile } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -181,6 +182,8 @@ export async function startClusterWithNode(options: {
   });
   const published = (component: string) => ({ netns: netns.path, publishedPort: publisher.ports[component]?.port ?? 0 });
 
+  // When each step of start and stop happened: the first place to look when one is slow.
+  const note = (what: string) => void appendFileSync(path.join(logDir, 'orchestrator.log'), `${new Date().toISOString()} ${what}\n`);
   let stopped = false;
   const byName = (n: string) => processes.filter((p) => p.name === n);
   let draining: Promise<void> | undefined;
@@ -188,17 +191,24 @@ export async function startClusterWithNode(options: {
     (draining ??= (async () => {
       if (!processes.some((p) => p.name === 'kubelet' && p.exitStatus() === undefined)) return;
       // No controller may replace what is being stopped.
+      note('drain: stopping the controller manager');
       for (const p of byName('kube-controller-manager')) await p.stop();
+      note('drain: deleting every pod');
       await drainPods(kc, 45_000);
+      note('drain: done');
     })());
   const stopEverything = async (kc: KubeConfig | undefined) => {
     if (stopped) return;
     stopped = true;
     if (kc !== undefined) await drain(kc);
+    note('stop: node daemons');
     for (const component of ['kube-proxy', 'coredns', 'kube-scheduler', 'kubelet']) for (const p of byName(component)) await p.stop(10_000);
+    note('stop: removing pod sandboxes');
     await run(binaries.crictl, ['--runtime-endpoint', `unix://${path.join(dir, 'containerd', 'containerd.sock')}`, '--timeout', '20s', 'rmp', '-fa']).catch(() => undefined);
+    note('stop: containerd and the control plane');
     for (const p of [...processes].reverse()) await p.stop();
     await publisher.close();
+    note('stop: removing the footprint');
     const left = removeFootprint(footprint, { keepDir: options.keepDir });
     unregister();
     if (left.pids.length + left.mounts.length + left.cgroups.length > 0) {

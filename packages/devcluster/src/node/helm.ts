@@ -66,6 +66,8 @@ export async function helm(context: HelmContext, args: readonly string[]): Promi
     const { stdout } = await run(context.helm, [...args], {
       env: {
         PATH: '/usr/bin:/bin',
+        // The client's discovery cache goes under $HOME/.kube: keep it in the cluster's directory.
+        HOME: home,
         KUBECONFIG: context.kubeconfigPath,
         HELM_CACHE_HOME: path.join(home, 'cache'),
         HELM_CONFIG_HOME: path.join(home, 'config'),
