@@ -17,3 +17,4 @@ export * from './webhook-configuration.ts';
 export * from './render.ts';
 export * from './init-config.ts';
 export { isRecord } from './env.ts';
+export * from './eviction-answers.ts';
