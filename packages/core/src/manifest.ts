@@ -2,6 +2,9 @@
  * The lease manifest: written by the init container into the state volume, read by the
  * sidecar to compute the rotation deadline. Versioned so an old sidecar never misreads a
  * newer init container's file.
+ *
+ * Every issue time in it errs early (see leaseIssuedAt), so every expiry the sidecar
+ * computes from it (issue time + duration) is at or before Vault's own, never after.
  */
 import { CourierError } from './errors.ts';
 import { isRecord } from './env.ts';
@@ -17,7 +20,7 @@ export interface SecretLease {
   /** 0 for secrets that do not expire by themselves (KV). */
   readonly leaseDurationSeconds: number;
   readonly renewable: boolean;
-  /** Epoch milliseconds at which the response was received. */
+  /** Epoch milliseconds, no later than Vault granted the lease: see leaseIssuedAt. */
   readonly issuedAtMs: number;
 }
 
@@ -25,7 +28,21 @@ export interface TokenLease {
   readonly accessor: string;
   readonly ttlSeconds: number;
   readonly renewable: boolean;
+  /** Epoch milliseconds, no later than Vault issued the token: see leaseIssuedAt. */
   readonly issuedAtMs: number;
+}
+
+/**
+ * The issue time to record for a lease (or token) Vault granted in answer to a request
+ * sent at `sentAtMs` and answered at `answeredAtMs`, both read from this node's wall clock.
+ * Vault grants it somewhere in between, and the answer may take seconds (a slow database
+ * creating the user, retried connections): recording the answer's time would put every
+ * expiry computed from it up to that long after Vault's, and the eviction too late.
+ * The earlier bound makes the deadline err early. min(), not sentAtMs alone: a wall clock
+ * stepped back during the request (NTP) makes the answer's time the earlier one.
+ */
+export function leaseIssuedAt(sentAtMs: number, answeredAtMs: number): number {
+  return Math.min(sentAtMs, answeredAtMs);
 }
 
 export interface LeaseManifest {
@@ -35,7 +52,6 @@ export interface LeaseManifest {
 }
 
 type Fields = Record<string, unknown>;
-
 
 function field<T>(obj: Fields, key: string, where: string, check: (v: unknown) => v is T, what: string): T {
   const value = obj[key];

@@ -1,11 +1,12 @@
 import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger, isCourierError, parseManifest, type InitConfig, type SecretSpec } from '@vault-courier/core';
 import { deliver, failureReason, type DeliverDeps } from './deliver.ts';
+import { UNDELIVERED_TOKENS_FILE } from './state-files.ts';
 import type { VaultApi } from './vault-client.ts';
 import { VaultFailureError, type VaultFailure } from './vault-errors.ts';
 
@@ -78,10 +79,18 @@ const LOGIN_OK = { auth: { client_token: TOKEN, accessor: 'acc-1', lease_duratio
 const KV_OK = { lease_id: '', lease_duration: 0, data: { data: { USER: 'app', PASSWORD: CANARY }, metadata: { version: 1 } } };
 const DB_OK = { lease_id: 'database/creds/web/xyz', lease_duration: 300, renewable: true, data: { username: 'v-web', password: CANARY } };
 
-function harness(vault: VaultApi): { deps: DeliverDeps; output: () => string; slept: number[] } {
+/** Time moves only when a test (or a sleep) moves it. */
+class ManualClock {
+  ms = T0;
+  readonly now = (): number => this.ms;
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+function harness(vault: VaultApi, clock = new ManualClock()): { deps: DeliverDeps; output: () => string; slept: number[] } {
   const chunks: string[] = [];
   const stream = new Writable({ write: (c: Buffer, _e, done) => (chunks.push(c.toString()), done()) });
-  let now = T0;
   const slept: number[] = [];
   return {
     slept,
@@ -89,17 +98,21 @@ function harness(vault: VaultApi): { deps: DeliverDeps; output: () => string; sl
     deps: {
       vault,
       readJwt: () => Promise.resolve(`${JWT}\n`),
-      readPreviousToken: () => Promise.resolve(undefined),
       logger: createLogger({ name: 't', destination: stream }),
-      now: () => now,
+      now: clock.now,
       random: () => 0.5,
       sleep: (ms) => {
         slept.push(ms);
-        now += ms;
+        clock.advance(ms);
         return Promise.resolve();
       },
     },
   };
+}
+
+/** A token an earlier run left on the state volume, as that run wrote it. */
+function plantState(name: string, content: string): void {
+  writeFileSync(path.join(config.stateDir, name), content, { mode: 0o400 });
 }
 
 test('delivers every secret, the token and the manifest, and logs one line per secret without values', async () => {
@@ -230,13 +243,145 @@ test('a token an earlier run left is revoked once the new secrets are in place, 
   const answers = { 'login auth/kubernetes web': [LOGIN_OK], 'read secret/data/app': [KV_OK], 'read database/creds/web': [DB_OK], revoke: [{}] };
   const ok = vaultFaultInjector(answers);
   const h = harness(ok);
-  await deliver(config, { ...h.deps, readPreviousToken: () => Promise.resolve('hvs.previous-run') }, new AbortController().signal);
+  plantState('vault-token', 'hvs.previous-run');
+  await deliver(config, h.deps, new AbortController().signal);
   assert.deepEqual(ok.revoked, ['hvs.previous-run']);
   assert.ok(!h.output().includes('hvs.previous-run'), 'the old token is not logged');
+  assert.deepEqual(readdirSync(config.stateDir).sort(), ['leases.json', 'vault-token'], 'the record of the undelivered token is cleared once it is delivered');
 
   for (const dir of [config.secretsDir, config.stateDir]) for (const f of readdirSync(dir)) rmSync(path.join(dir, f), { force: true });
   const failing = vaultFaultInjector({ ...answers, 'read database/creds/web': [fail({ status: 403, vaultErrors: ['permission denied'] })] });
   const h2 = harness(failing);
-  await assert.rejects(deliver(config, { ...h2.deps, readPreviousToken: () => Promise.resolve('hvs.previous-run') }, new AbortController().signal));
+  plantState('vault-token', 'hvs.previous-run');
+  await assert.rejects(deliver(config, h2.deps, new AbortController().signal));
   assert.deepEqual(failing.revoked, [TOKEN], 'a failed delivery revokes its own token and keeps the earlier one, whose secrets are still in place');
+  assert.equal(readFileSync(path.join(config.stateDir, 'vault-token'), 'utf8'), 'hvs.previous-run');
+});
+
+/**
+ * Fault injector for Vault's latency: each call takes the time its script says on the
+ * manual clock, and Vault grants the lease halfway through, which the real Vault cannot be
+ * made to do on cue. Records when each call was sent and when Vault granted its answer.
+ */
+interface Step {
+  readonly tookMs: number;
+  readonly answer: Answer;
+}
+function slowVaultFaultInjector(clock: ManualClock, script: Record<string, Step[]>): VaultApi & { sent: Record<string, number[]>; granted: Record<string, number[]> } {
+  const sent: Record<string, number[]> = {};
+  const granted: Record<string, number[]> = {};
+  const call = async (key: string): Promise<unknown> => {
+    const queue = script[key] ?? [];
+    const step = (queue.length > 1 ? queue.shift() : queue[0]) ?? { tookMs: 0, answer: fail({ status: 404, vaultErrors: [] }) };
+    (sent[key] ??= []).push(clock.ms);
+    await Promise.resolve();
+    clock.advance(step.tookMs / 2);
+    (granted[key] ??= []).push(clock.ms);
+    clock.advance(step.tookMs / 2);
+    const answer = step.answer;
+    if (typeof answer === 'object' && answer !== null && 'fail' in answer) throw new VaultFailureError(answer as unknown as VaultFailure);
+    return answer;
+  };
+  return { sent, granted, login: () => call('login'), read: (p) => call(p), revokeSelf: async () => undefined };
+}
+
+const SERVER_ERROR = fail({ status: 500, vaultErrors: ['connection reset'] });
+
+// The issue-time rule as deliver applies it: each lease's issue time is read before the
+// request that produced it is sent (the attempt that answered, after retries), so it is
+// never later than Vault's grant and every expiry computed from it errs early.
+const ISSUE_TIMES: ReadonlyArray<{ name: string; login: Step[]; db: Step[]; tokenIssuedAt: number; dbIssuedAt: number }> = [
+  { name: 'instant answers', login: [{ tookMs: 0, answer: LOGIN_OK }], db: [{ tookMs: 0, answer: DB_OK }], tokenIssuedAt: 0, dbIssuedAt: 0 },
+  { name: 'a slow login and a slow database', login: [{ tookMs: 3_000, answer: LOGIN_OK }], db: [{ tookMs: 9_000, answer: DB_OK }], tokenIssuedAt: 0, dbIssuedAt: 3_000 },
+  {
+    name: 'a failed read retried: the retry is sent after 2 s of failure and a 188 ms backoff',
+    login: [{ tookMs: 0, answer: LOGIN_OK }],
+    db: [{ tookMs: 2_000, answer: SERVER_ERROR }, { tookMs: 9_000, answer: DB_OK }],
+    tokenIssuedAt: 0,
+    dbIssuedAt: 2_188,
+  },
+  {
+    name: 'a login retried while Vault is sealed',
+    login: [{ tookMs: 1_000, answer: fail({ status: 503, vaultErrors: ['Vault is sealed'] }) }, { tookMs: 4_000, answer: LOGIN_OK }],
+    db: [{ tookMs: 500, answer: DB_OK }],
+    tokenIssuedAt: 1_188,
+    dbIssuedAt: 5_188,
+  },
+];
+
+for (const row of ISSUE_TIMES) {
+  test(`issue times, ${row.name}: stamped before each request, never after Vault's grant`, async () => {
+    const clock = new ManualClock();
+    const vault = slowVaultFaultInjector(clock, { login: row.login, 'database/creds/web': row.db });
+    const manifest = await deliver({ ...config, secrets: [{ name: 'db', path: 'database/creds/web', format: { kind: 'json' } }] }, harness(vault, clock).deps, new AbortController().signal);
+    const db = manifest.secrets[0];
+    assert.equal(manifest.token.issuedAtMs - T0, row.tokenIssuedAt);
+    assert.equal((db?.issuedAtMs ?? NaN) - T0, row.dbIssuedAt);
+    assert.equal(manifest.token.issuedAtMs, vault.sent.login?.at(-1), 'the token: when the login that answered was sent');
+    assert.equal(db?.issuedAtMs, vault.sent['database/creds/web']?.at(-1), 'the lease: when the read that answered was sent');
+    assert.ok(manifest.token.issuedAtMs <= (vault.granted.login?.at(-1) ?? -Infinity), 'token issue time after Vault issued it');
+    assert.ok((db?.issuedAtMs ?? Infinity) <= (vault.granted['database/creds/web']?.at(-1) ?? -Infinity), 'lease issue time after Vault granted it');
+  });
+}
+
+test('the token is on the state volume before any secret is fetched', async () => {
+  let atFirstRead: string[] = [];
+  let recorded = '';
+  const vault: VaultApi = {
+    login: () => Promise.resolve(LOGIN_OK),
+    read: () => {
+      atFirstRead = readdirSync(config.stateDir);
+      recorded = readFileSync(path.join(config.stateDir, UNDELIVERED_TOKENS_FILE), 'utf8');
+      return Promise.resolve(KV_OK);
+    },
+    revokeSelf: () => Promise.resolve(),
+  };
+  await deliver({ ...config, secrets: [config.secrets[0] as SecretSpec] }, harness(vault).deps, new AbortController().signal);
+  assert.deepEqual(atFirstRead, [UNDELIVERED_TOKENS_FILE], 'only the token, not yet the sidecar\'s files');
+  assert.equal(recorded, `${TOKEN}\n`);
+  assert.equal(statSync(path.join(config.stateDir, 'vault-token')).mode & 0o777, 0o400);
+});
+
+test('a run killed between login and delivery leaves its token; the next run revokes it before fetching, and delivers', async () => {
+  // Fault injector for a kill: the first run's read never answers, and the run is
+  // abandoned the way SIGKILL abandons a process (no catch, no finally runs).
+  let fetching: () => void = () => undefined;
+  const firstFetch = new Promise<void>((resolve) => (fetching = resolve));
+  const killed: VaultApi = {
+    login: () => Promise.resolve({ auth: { ...LOGIN_OK.auth, client_token: 'hvs.killed-run' } }),
+    read: () => (fetching(), new Promise(() => undefined)),
+    revokeSelf: () => Promise.reject(new Error('a killed run revokes nothing')),
+  };
+  void deliver({ ...config, secrets: [config.secrets[1] as SecretSpec] }, harness(killed).deps, new AbortController().signal);
+  await firstFetch;
+  assert.deepEqual(readdirSync(config.secretsDir), [], 'no secret delivered: all or nothing');
+  assert.equal(readFileSync(path.join(config.stateDir, UNDELIVERED_TOKENS_FILE), 'utf8'), 'hvs.killed-run\n');
+
+  const order: string[] = [];
+  const next = vaultFaultInjector({ 'login auth/kubernetes web': [LOGIN_OK], 'read secret/data/app': [KV_OK], 'read database/creds/web': [DB_OK], revoke: [{}] });
+  const nextVault: VaultApi = {
+    login: (...a) => (order.push('login'), next.login(...a)),
+    read: (...a) => (order.push('read'), next.read(...a)),
+    revokeSelf: (t) => (order.push(`revoke ${t}`), next.revokeSelf(t)),
+  };
+  const h = harness(nextVault);
+  await deliver(config, h.deps, new AbortController().signal);
+  assert.deepEqual(order, ['login', 'revoke hvs.killed-run', 'read', 'read']);
+  assert.match(h.output(), /"msg":"revoked the Vault token of an interrupted earlier run in this pod"/);
+  assert.ok(!h.output().includes('hvs.killed-run'));
+  assert.deepEqual(readdirSync(config.stateDir).sort(), ['leases.json', 'vault-token']);
+  assert.equal(readFileSync(path.join(config.stateDir, 'vault-token'), 'utf8'), TOKEN);
+});
+
+test('a failed attempt whose token Vault would not revoke leaves it recorded for the next run', async () => {
+  const vault = vaultFaultInjector({
+    'login auth/kubernetes web': [LOGIN_OK],
+    'read secret/data/app': [KV_OK],
+    'read database/creds/web': [fail({ status: 403, vaultErrors: ['permission denied'] })],
+    revoke: [fail({ vaultErrors: [], code: 'ECONNRESET' })],
+  });
+  await assert.rejects(deliver(config, harness(vault).deps, new AbortController().signal), /secret-db: permission denied/);
+  assert.deepEqual(readdirSync(config.secretsDir), []);
+  assert.deepEqual(readdirSync(config.stateDir), [UNDELIVERED_TOKENS_FILE]);
+  assert.equal(readFileSync(path.join(config.stateDir, UNDELIVERED_TOKENS_FILE), 'utf8'), `${TOKEN}\n`);
 });

@@ -1,12 +1,15 @@
 /**
- * The init container's run: log in with the pod's projected token, fetch every secret in
- * parallel, render them, write them all or none, record the token and the leases for the
- * sidecar. Every I/O dependency is passed in; main.ts wires the real ones.
+ * The init container's run: log in with the pod's projected token, record the token on the
+ * state volume, fetch every secret in parallel, render them, write them all or none, record
+ * the token and the leases for the sidecar. Vault, the clock and the projected token are
+ * passed in; main.ts wires the real ones.
  *
  * If anything fails after the login, the Vault token is revoked before exiting, so the
- * database users already created for this attempt die now instead of at their TTL. If an
- * earlier run in this pod left a token (a pod sandbox restart re-runs init containers), it
- * is revoked once the new secrets are in place, for the same reason.
+ * database users already created for this attempt die now instead of at their TTL. A run
+ * killed before it can do so (OOM, SIGKILL, node crash) has recorded its token right after
+ * the login; the next run in this pod (a pod sandbox restart re-runs init containers)
+ * revokes it at once. The token of an earlier complete run is revoked once the new secrets
+ * are in place. earlier-tokens.ts has the rule.
  */
 import {
   CourierError,
@@ -15,6 +18,7 @@ import {
   MANIFEST_VERSION,
   VAULT_TOKEN_FILE,
   isCourierError,
+  leaseIssuedAt,
   renderSecret,
   serializeManifest,
   type InitConfig,
@@ -24,19 +28,18 @@ import {
 } from '@vault-courier/core';
 import { stageFiles, type StagedFiles } from './atomic-write.ts';
 import { retry, type RetryDeps } from './backoff.ts';
+import { planRevocations, type RevocationPlan } from './earlier-tokens.ts';
+import { clearUndelivered, readEarlierTokens, recordUndelivered, STATE_FILE_MODE } from './state-files.ts';
 import type { VaultApi } from './vault-client.ts';
 import { classifyVaultFailure, VaultFailureError, type VaultOperation } from './vault-errors.ts';
 import { parseLoginResponse, parseSecretResponse, type FetchedSecret, type LoginResult } from './vault-responses.ts';
 
 export const SECRET_FILE_MODE = 0o440;
-export const STATE_FILE_MODE = 0o400;
 
 export interface DeliverDeps extends RetryDeps {
   readonly vault: VaultApi;
   /** Reads the projected service-account token (audience `vault`). */
   readonly readJwt: () => Promise<string>;
-  /** The Vault token an earlier run of this init container left in the state volume, if any. */
-  readonly readPreviousToken: () => Promise<string | undefined>;
   readonly logger: Logger;
 }
 
@@ -46,18 +49,23 @@ interface Run {
   readonly deadlineMs: number;
 }
 
-/** Calls Vault with retries; a failed call becomes the CourierError its operation implies. */
+/**
+ * Calls Vault with retries; a failed call becomes the CourierError its operation implies.
+ * `parse` gets the issue time of the attempt that answered: the clock is read before the
+ * request is sent (leaseIssuedAt), so the sidecar's deadline can only err early.
+ */
 function vaultCall<T>(run: Run, op: VaultOperation, request: () => Promise<unknown>, parse: (body: unknown, at: number) => T, signal: AbortSignal): Promise<T> {
   const { deps, config } = run;
   const attempt = async (): Promise<T> => {
     let body: unknown;
+    const sentAtMs = deps.now();
     try {
       body = await request();
     } catch (err) {
       if (err instanceof VaultFailureError) throw classifyVaultFailure(err.failure, op, config.vaultAddr);
       throw err;
     }
-    return parse(body, deps.now());
+    return parse(body, leaseIssuedAt(sentAtMs, deps.now()));
   };
   return retry(attempt, {
     deadlineMs: run.deadlineMs,
@@ -136,33 +144,59 @@ async function writeAll(run: Run, loginResult: LoginResult, fetched: readonly Fe
   }
 }
 
-/** Best effort: a token Vault cannot revoke now still expires with its TTL. */
-async function revokeQuietly(run: Run, token: string, whose: string): Promise<void> {
+/** Best effort: a token Vault cannot revoke now still expires with its TTL. Resolves with whether it was revoked. */
+async function revokeQuietly(run: Run, token: string, whose: string): Promise<boolean> {
   try {
     await run.deps.vault.revokeSelf(token);
     run.deps.logger.info(`revoked the Vault token of ${whose}`);
+    return true;
   } catch (err) {
     const failure = err instanceof VaultFailureError ? classifyVaultFailure(err.failure, { kind: 'revoke' }, run.config.vaultAddr) : err;
     run.deps.logger.warn({ err: failure }, `could not revoke the Vault token of ${whose}; its leases expire with their TTL`);
+    return false;
   }
+}
+
+/**
+ * Right after the login: this run's token goes on the state volume before any secret is
+ * fetched, then the tokens of interrupted earlier runs are revoked.
+ */
+async function recordAndRevokeEarlier(run: Run, plan: RevocationPlan): Promise<void> {
+  await recordUndelivered(run.config.stateDir, plan.undeliveredAfterLogin);
+  await Promise.all(plan.now.map((t) => revokeQuietly(run, t, 'an interrupted earlier run in this pod')));
+}
+
+/** A record left in place is harmless: the next run revokes what it lists, or reads it as delivered (planRevocations). */
+async function clearQuietly(run: Run): Promise<void> {
+  await clearUndelivered(run.config.stateDir).catch((err: unknown) => run.deps.logger.warn({ err }, 'could not clear the record of undelivered Vault tokens; the next run reads it again'));
+}
+
+/** A failed attempt: its token revoked, and unrecorded only then, so a token Vault would not revoke now is tried again by the next run. */
+async function abandon(run: Run, token: string): Promise<void> {
+  if (await revokeQuietly(run, token, 'this failed attempt')) await clearQuietly(run);
 }
 
 /** Runs the whole delivery; resolves with the manifest written, or throws a CourierError. */
 export async function deliver(config: InitConfig, deps: DeliverDeps, signal: AbortSignal): Promise<LeaseManifest> {
   const started = deps.now();
   const run: Run = { config, deps, deadlineMs: started + config.deadlineSeconds * 1000 };
-  const previousToken = await deps.readPreviousToken();
+  const earlier = await readEarlierTokens(config.stateDir);
   const loginResult = await login(run, signal);
   deps.logger.info({ authPath: config.authPath, role: config.role, tokenTtlSeconds: loginResult.lease.ttlSeconds, renewable: loginResult.lease.renewable }, 'logged in to Vault');
+  const plan = planRevocations(earlier, loginResult.token);
   let fetched: FetchedSecret[];
   try {
+    await recordAndRevokeEarlier(run, plan);
     fetched = await fetchAll(run, loginResult.token, signal);
     await writeAll(run, loginResult, fetched);
   } catch (err) {
-    await revokeQuietly(run, loginResult.token, 'this failed attempt');
+    await abandon(run, loginResult.token);
     throw err;
   }
-  if (previousToken !== undefined && previousToken !== loginResult.token) await revokeQuietly(run, previousToken, 'an earlier run in this pod');
+  // Delivered: the token is now in VAULT_TOKEN_FILE. A kill before this line leaves it
+  // listed as undelivered too, which planRevocations reads as delivered.
+  await clearQuietly(run);
+  if (plan.afterDelivery !== undefined) await revokeQuietly(run, plan.afterDelivery, 'an earlier run in this pod');
   for (const f of fetched) {
     deps.logger.info({ secretName: f.spec.name, path: f.spec.path, format: f.spec.format.kind, leaseDurationSeconds: f.lease.leaseDurationSeconds, renewable: f.lease.renewable }, 'secret delivered');
   }

@@ -5,9 +5,8 @@
  * variable).
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { CourierError, VAULT_TOKEN_FILE, createLogger, parseInitConfig } from '@vault-courier/core';
+import { CourierError, createLogger, parseInitConfig } from '@vault-courier/core';
 import { createVaultClient } from './vault-client.ts';
 import { deliver, failureReason } from './deliver.ts';
 
@@ -42,7 +41,6 @@ async function main(): Promise<number> {
       {
         vault: createVaultClient({ addr: config.vaultAddr, caPem: config.vaultCaPem, requestTimeoutMs: REQUEST_TIMEOUT_MS }),
         readJwt: () => readFile(config.vaultJwtPath, 'utf8'),
-        readPreviousToken: () => readFile(join(config.stateDir, VAULT_TOKEN_FILE), 'utf8').then((token) => token.trim() || undefined, () => undefined),
         logger: log,
         now: Date.now,
         sleep,
