@@ -1,10 +1,12 @@
 /**
  * POST /evict on the real API server, with the webhook's service account holding only the
  * documented rules: a token evicts exactly the pod it is bound to (never another pod,
- * never a successor with the same name), tokens of another audience or signed by anyone
- * but the cluster are refused, a PodDisruptionBudget that allows no disruption answers 429
- * with an EvictionBlocked Event naming it until it is relaxed, and Vault down means 503
- * and no eviction.
+ * never a successor with the same name: 410 PodGone), only pods that vault-courier
+ * injected (403 NotInjected otherwise, with a Warning Event), tokens of another audience
+ * or signed by anyone but the cluster are refused, a PodDisruptionBudget that allows no
+ * disruption answers 429 DisruptionBudget with an EvictionBlocked Event naming it (from
+ * the API server's own cause) until it is relaxed, and Vault down means 503 and no
+ * eviction.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,11 +14,11 @@ import { request } from 'node:https';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createNamespace, createServiceAccount, requestServiceAccountToken } from '@vault-courier/devcluster';
 import { EVICT_AUDIENCE, VAULT_AUDIENCE } from '@vault-courier/core';
-import { createWorkload, eventually, isEvicted, podEvents, readPod, readyPods, startRotationWorld, type RotationWorld } from './rotation-fixture.ts';
+import { createWorkload, eventually, INJECTED_METADATA, isEvicted, podEvents, readPod, readyPods, startRotationWorld, type RotationWorld } from './rotation-fixture.ts';
 
 interface Answer {
   status: number;
-  body: { message?: string; code?: number };
+  body: { message?: string; code?: number; reason?: string };
 }
 
 function post(world: RotationWorld, path: string, jwt: string | undefined, body: unknown = {}): Promise<Answer> {
@@ -71,23 +73,45 @@ describe('POST /evict on the real API server', { timeout: 600_000 }, () => {
     await readyPods(world, 'pair', 2, [uidOf(a)]);
   });
 
-  test("a deleted pod's token cannot evict the new pod with the same name (409), nor anything once it is gone (404)", async () => {
+  test("a deleted pod's token: 410 PodGone once it is gone, and 410 again when a new pod took its name, which stays untouched", async () => {
     await createNamespace(world.cluster.kubeConfig, 'reuse');
     await createServiceAccount(world.cluster.kubeConfig, 'reuse', 'app');
     const spec = { serviceAccountName: 'app', containers: [{ name: 'app', image: 'registry.example/app:1' }] };
-    const first = await world.core.createNamespacedPod({ namespace: 'reuse', body: { metadata: { name: 'same' }, spec } });
+    const first = await world.core.createNamespacedPod({ namespace: 'reuse', body: { metadata: { name: 'same', ...INJECTED_METADATA }, spec } });
     const oldToken = await podToken(world, 'reuse', 'same', uidOf(first));
     // Not bound to a node: deleted at once.
     await world.core.deleteNamespacedPod({ namespace: 'reuse', name: 'same' });
     await eventually('the first pod gone', async () => ((await readPod(world, 'reuse', 'same')) === undefined ? true : undefined));
-    assert.equal((await post(world, '/evict', oldToken)).status, 404);
-    const second = await world.core.createNamespacedPod({ namespace: 'reuse', body: { metadata: { name: 'same' }, spec } });
+    const gone = await post(world, '/evict', oldToken);
+    assert.equal(gone.status, 410, String(gone.body.message));
+    assert.equal(gone.body.reason, 'PodGone');
+    const second = await world.core.createNamespacedPod({ namespace: 'reuse', body: { metadata: { name: 'same', ...INJECTED_METADATA }, spec } });
     const res = await post(world, '/evict', oldToken);
-    assert.equal(res.status, 409, String(res.body.message));
-    assert.match(res.body.message ?? '', /uid|UID|precondition/i);
+    assert.equal(res.status, 410, String(res.body.message));
+    assert.equal(res.body.reason, 'PodGone');
+    assert.match(res.body.message ?? '', new RegExp(`uid ${uidOf(first)} no longer exists`));
     const now = await readPod(world, 'reuse', 'same');
     assert.equal(now?.metadata?.uid, uidOf(second));
     assert.equal(now?.metadata?.deletionTimestamp, undefined);
+  });
+
+  test('a pod vault-courier did not inject, presenting a valid token: 403 NotInjected on both endpoints, a Warning Event, no eviction', async () => {
+    const [pod] = await createWorkload(world, { namespace: 'plain', injected: false });
+    assert.ok(pod);
+    const token = await podToken(world, 'plain', nameOf(pod), uidOf(pod));
+    for (const [path, body] of [['/evict', {}], ['/expiry-warning', { expiresAt: new Date(Date.now() + 60_000).toISOString() }]] as const) {
+      const res = await post(world, path, token, body);
+      assert.equal(res.status, 403, `${path}: ${res.body.message}`);
+      assert.equal(res.body.reason, 'NotInjected');
+      assert.match(res.body.message ?? '', /is not injected by vault-courier/);
+    }
+    const events = await eventually('EvictionNotAllowed on the pod', async () => {
+      const e = (await podEvents(world, 'plain', nameOf(pod))).filter((x) => x.reason === 'EvictionNotAllowed');
+      return e.length > 0 ? e : undefined;
+    });
+    assert.equal(events[0]?.type, 'Warning');
+    assert.ok(!(await podEvents(world, 'plain', nameOf(pod))).some((x) => x.reason === 'CredentialsExpiring' || x.reason === 'EvictionRequested'));
+    assert.equal((await readPod(world, 'plain', nameOf(pod)))?.metadata?.deletionTimestamp, undefined, 'not evicted');
   });
 
   test('tokens of another audience, forged, unsigned or not bound to a pod are refused', async () => {
@@ -141,7 +165,8 @@ describe('POST /evict on the real API server', { timeout: 600_000 }, () => {
     for (let i = 0; i < 2; i++) {
       const res = await post(world, '/evict', token);
       assert.equal(res.status, 429, String(res.body.message));
-      assert.match(res.body.message ?? '', /PodDisruptionBudget keep-one/);
+      assert.equal(res.body.reason, 'DisruptionBudget');
+      assert.match(res.body.message ?? '', /PodDisruptionBudget keep-one: The disruption budget keep-one needs/);
     }
     const blocked = await eventually('EvictionBlocked counted twice', async () => {
       const e = (await podEvents(world, 'guarded', nameOf(pod))).filter((x) => x.reason === 'EvictionBlocked');

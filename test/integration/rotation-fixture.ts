@@ -24,7 +24,7 @@ import {
   type DevCluster,
 } from '@vault-courier/devcluster';
 import { startProcess, type ManagedProcess } from '@vault-courier/devcluster/process';
-import { createLogger, EVICT_AUDIENCE, INJECTED_ENV, VAULT_AUDIENCE, type Logger } from '@vault-courier/core';
+import { ANNOTATIONS, createLogger, EVICT_AUDIENCE, INJECTED_ENV, STATUS_INJECTED, VAULT_AUDIENCE, type Logger } from '@vault-courier/core';
 import { startWebhook, type RunningWebhook } from '@vault-courier/webhook/server';
 import { evictRoutes } from '@vault-courier/webhook/evict/router';
 import { testWebhookConfig } from '@vault-courier/webhook/test-helpers';
@@ -188,12 +188,19 @@ export async function startRotationWorld(): Promise<RotationWorld> {
 }
 
 /**
+ * What the webhook writes on a pod it injects: the endpoint serves only such pods. The
+ * tests here create pods without the admission webhook, so they carry it themselves.
+ */
+export const INJECTED_METADATA = { annotations: { [ANNOTATIONS.status]: STATUS_INJECTED } } as const;
+
+/**
  * A namespace with a ServiceAccount `app`, a Vault role for it (token TTL `tokenTtl`, max
- * `tokenMaxTtl`), and a ReplicaSet of `replicas` whose pods are bound and Ready.
+ * `tokenMaxTtl`), and a ReplicaSet of `replicas` whose pods are bound and Ready, marked as
+ * injected unless `injected` is false.
  */
 export async function createWorkload(
   world: RotationWorld,
-  options: { namespace: string; replicas?: number; graceSeconds?: number; tokenTtl?: number; tokenMaxTtl?: number },
+  options: { namespace: string; replicas?: number; graceSeconds?: number; tokenTtl?: number; tokenMaxTtl?: number; injected?: boolean },
 ): Promise<V1Pod[]> {
   const { namespace } = options;
   await createNamespace(world.cluster.kubeConfig, namespace);
@@ -216,7 +223,7 @@ export async function createWorkload(
         replicas: options.replicas ?? 1,
         selector: { matchLabels: { app: 'app' } },
         template: {
-          metadata: { labels: { app: 'app' } },
+          metadata: { labels: { app: 'app' }, ...(options.injected === false ? {} : INJECTED_METADATA) },
           spec: { serviceAccountName: 'app', terminationGracePeriodSeconds: options.graceSeconds ?? 5, containers: [{ name: 'app', image: 'registry.example/app:1' }] },
         },
       },
@@ -290,6 +297,8 @@ export interface SidecarOptions {
   readonly ownerKind?: string;
   readonly graceSeconds?: number;
   readonly vaultAddr?: string;
+  /** VAULT_COURIER_SERVICE_URL; the webhook's by default. */
+  readonly serviceUrl?: string;
 }
 
 /** The environment the webhook would inject, plus traps the sidecar must ignore. */
@@ -300,7 +309,7 @@ function sidecarEnv(world: RotationWorld, pod: V1Pod, state: PodState, options: 
   return {
     [INJECTED_ENV.stateDir]: state.stateDir,
     [INJECTED_ENV.evictJwtPath]: state.evictJwtPath,
-    [INJECTED_ENV.serviceUrl]: world.webhook.url.replace('localhost', '127.0.0.1'),
+    [INJECTED_ENV.serviceUrl]: options.serviceUrl ?? world.webhook.url.replace('localhost', '127.0.0.1'),
     [INJECTED_ENV.serviceCaPem]: world.cluster.caPem,
     [INJECTED_ENV.vaultAddr]: options.vaultAddr ?? world.vaultProxy.addr,
     [INJECTED_ENV.podName]: meta.name,

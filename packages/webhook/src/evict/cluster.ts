@@ -1,21 +1,23 @@
 /**
  * The eviction endpoint's Kubernetes I/O, with the webhook's own service account: the
- * Eviction for exactly the token's pod (uid precondition), Events on that pod, the
- * budgets covering it, and the cluster's service-account keys and issuer. Thin: no
- * decisions here beyond translating API answers into plain data.
+ * Eviction for exactly the token's pod (uid precondition), the pod as it is, Events on
+ * that pod, and the cluster's service-account keys and issuer. Thin: no decisions here
+ * beyond translating API answers into plain data (answers.ts decides).
  */
 import { createHash } from 'node:crypto';
+import { request as httpRequest, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { hostname } from 'node:os';
-import { ApiException, CoreV1Api, OpenidApi, PolicyV1Api, WellKnownApi, type CoreV1Event, type KubeConfig, type V1Eviction } from '@kubernetes/client-node';
-import type { JSONWebKeySet } from 'jose';
-import type { PodIdentity } from '@vault-courier/core';
-import { matchingPdbNames } from './pdb-match.ts';
+import { ApiException, CoreV1Api, WellKnownApi, type CoreV1Event, type KubeConfig, type V1Eviction, type V1Pod } from '@kubernetes/client-node';
+import type { FetchImplementation } from 'jose';
+import { CourierError, type PodIdentity } from '@vault-courier/core';
+import type { PodFacts } from './answers.ts';
 
-/** The Eviction API's own answer: 201 accepted, 429 a budget blocks, 404 gone, 409 uid mismatch, … */
+/** The Eviction API's own answer: 201 accepted, 429 a budget blocks, 404, 409 (ambiguous), … */
 export interface EvictionAnswer {
   readonly status: number;
   readonly message: string;
-  /** Budget names the API server gave in the 429's causes, when it did. */
+  /** Messages of the 429's `DisruptionBudget` causes: each names the budget. */
   readonly causes: readonly string[];
 }
 
@@ -28,9 +30,8 @@ export interface PodEvent {
 export interface EvictionCluster {
   evict(pod: PodIdentity): Promise<EvictionAnswer>;
   recordEvent(pod: PodIdentity, event: PodEvent): Promise<void>;
-  /** Names of the PodDisruptionBudgets whose selector matches the pod's labels. */
-  coveringBudgets(pod: PodIdentity): Promise<string[]>;
-  fetchJwks(): Promise<JSONWebKeySet>;
+  /** The pod with the token's name as the API server has it now; undefined when there is none. */
+  readPod(pod: PodIdentity): Promise<PodFacts | undefined>;
   fetchIssuer(): Promise<string>;
 }
 
@@ -54,6 +55,48 @@ function asJson(value: unknown): unknown {
   return typeof value === 'string' ? JSON.parse(value) : value;
 }
 
+export function podFacts(pod: V1Pod): PodFacts {
+  const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+  return { uid: pod.metadata?.uid ?? '', annotations: pod.metadata?.annotations ?? {}, containerNames: names };
+}
+
+/** The JWKS URL of the cluster the KubeConfig talks to: the API server serves it. */
+export function jwksUrl(kc: KubeConfig): URL {
+  const server = kc.getCurrentCluster()?.server;
+  if (server === undefined) throw new CourierError('config', 'the KubeConfig names no cluster server: cannot locate /openid/v1/jwks');
+  return new URL('/openid/v1/jwks', server);
+}
+
+/**
+ * jose's createRemoteJWKSet fetches the keys and owns caching, cooldown and max age; this
+ * only makes its GET with the webhook's credentials. jose's `headers` option is fixed at
+ * creation (a pod's token file rotates) and Node's fetch takes no TLS agent (the cluster
+ * CA, client certificates), so the request goes through node:http(s) with what the
+ * KubeConfig applies on each call. Failures become retryable `kubernetes` errors (503).
+ */
+export function kubeFetch(kc: KubeConfig): FetchImplementation {
+  return async (url, init) => {
+    const opts: RequestOptions & { headers: Record<string, string> } = { method: 'GET', headers: Object.fromEntries(init.headers.entries()), signal: init.signal };
+    await kc.applyToHTTPSOptions(opts);
+    const target = new URL(url);
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const { status, body } = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+      const req = send(target, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    }).catch((cause: unknown) => {
+      throw new CourierError('kubernetes', "cannot fetch the cluster's service-account keys from /openid/v1/jwks", { cause, retryable: true });
+    });
+    if (status !== 200) throw new CourierError('kubernetes', `the API server answered ${status} for /openid/v1/jwks (the webhook needs get on that URL)`, { retryable: true });
+    return new Response(new Uint8Array(body), { status, headers: { 'content-type': 'application/json' } });
+  };
+}
+
 const REPORTING_COMPONENT = 'vault-courier.io/webhook';
 
 /** One Event object per pod and reason: `<pod>.<hash of uid and reason>`, at most 253 characters. */
@@ -64,8 +107,6 @@ export function eventName(pod: PodIdentity, reason: string): string {
 
 export function createEvictionCluster(kc: KubeConfig): EvictionCluster {
   const core = kc.makeApiClient(CoreV1Api);
-  const policy = kc.makeApiClient(PolicyV1Api);
-  const openid = kc.makeApiClient(OpenidApi);
   const wellKnown = kc.makeApiClient(WellKnownApi);
   const instance = hostname();
 
@@ -127,18 +168,13 @@ export function createEvictionCluster(kc: KubeConfig): EvictionCluster {
       });
     },
 
-    async coveringBudgets(pod) {
-      const [found, budgets] = await Promise.all([
-        core.readNamespacedPod({ name: pod.name, namespace: pod.namespace }),
-        policy.listNamespacedPodDisruptionBudget({ namespace: pod.namespace }),
-      ]);
-      return matchingPdbNames(budgets.items, found.metadata?.labels ?? {});
-    },
-
-    async fetchJwks() {
-      const jwks = asJson(await openid.getServiceAccountIssuerOpenIDKeyset()) as JSONWebKeySet;
-      if (!Array.isArray(jwks?.keys)) throw new Error('/openid/v1/jwks did not return a key set');
-      return jwks;
+    async readPod(pod) {
+      try {
+        return podFacts(await core.readNamespacedPod({ name: pod.name, namespace: pod.namespace }));
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return undefined;
+        throw err;
+      }
     },
 
     async fetchIssuer() {

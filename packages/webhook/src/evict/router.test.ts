@@ -8,14 +8,20 @@ import { Registry } from 'prom-client';
 import { createLogger, type PodIdentity } from '@vault-courier/core';
 import { createEvictRouter, type EvictRouterDeps } from './router.ts';
 import type { EvictionAnswer, PodEvent } from './cluster.ts';
+import type { PodFacts } from './answers.ts';
 import type { VerifyResult } from './token-verifier.ts';
 
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.canary-jwt-payload.signature';
 const POD: PodIdentity = { namespace: 'shop', name: 'api-1', uid: '0b8d2f4e-1c3a-4e5f-8a9b-0c1d2e3f4a5b', serviceAccount: 'api' };
+const INJECTED: PodFacts = { uid: POD.uid, annotations: { 'vault-courier.io/status': 'injected' }, containerNames: ['vault-courier-init', 'vault-courier-sidecar', 'app'] };
+const SUCCESSOR: PodFacts = { ...INJECTED, uid: '9f8d2f4e-1c3a-4e5f-8a9b-0c1d2e3f4a5b' };
+const PLAIN: PodFacts = { uid: POD.uid, annotations: {}, containerNames: ['app'] };
+const PDB_CAUSE = 'The disruption budget api-pdb needs 1 healthy pods and has 1 currently';
 
 /**
  * Fault injector for everything around the router: the API server's answer to the Eviction
- * (201, 429, 404, 409, 403, unreachable), Vault's health, the token verifier's verdict.
+ * (201, 429, 404, 409, 403, unreachable), the pod it reads before and after, Vault's
+ * health, the token verifier's verdict.
  * The real API server cannot be made to answer each of these on cue; the router on the real
  * API server and Vault is in test/integration/evict.test.ts.
  */
@@ -23,7 +29,10 @@ interface FaultInjector {
   verify: VerifyResult;
   vaultOk: boolean;
   answer: EvictionAnswer | Error;
-  budgets: string[];
+  /** The pod read before the eviction, and after an ambiguous answer (404, 409). */
+  pod: PodFacts | undefined | Error;
+  podAfter?: PodFacts | undefined | Error;
+  reads: number;
   evictions: PodIdentity[];
   events: PodEvent[];
   now: number;
@@ -44,7 +53,11 @@ async function serve(world: FaultInjector, over: Partial<EvictRouterDeps> = {}) 
         return world.answer;
       },
       recordEvent: async (_pod, event) => void world.events.push(event),
-      coveringBudgets: async () => world.budgets,
+      readPod: async () => {
+        const found = world.reads++ > 0 && 'podAfter' in world ? world.podAfter : world.pod;
+        if (found instanceof Error) throw found;
+        return found;
+      },
     },
     now: () => world.now,
     ...over,
@@ -55,27 +68,42 @@ async function serve(world: FaultInjector, over: Partial<EvictRouterDeps> = {}) 
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const post = async (path: string, jwt: string | undefined, body: unknown = {}) => {
     const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(jwt ? { authorization: `Bearer ${jwt}` } : {}) }, body: JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as { message: string; code: number } };
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { message: string; code: number; reason?: string } };
   };
   return { post, registry, logs: () => chunks.join(''), close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 function faultInjector(over: Partial<FaultInjector> = {}): FaultInjector {
-  return { verify: { ok: true, pod: POD }, vaultOk: true, answer: { status: 201, message: 'accepted', causes: [] }, budgets: [], evictions: [], events: [], now: 0, ...over };
+  return { verify: { ok: true, pod: POD }, vaultOk: true, answer: { status: 201, message: 'accepted', causes: [] }, pod: INJECTED, reads: 0, evictions: [], events: [], now: 0, ...over };
 }
 
-const rows: { name: string; world: Partial<FaultInjector>; jwt?: string | null; status: number; evicted: boolean; event?: RegExp; outcome: string }[] = [
-  { name: 'accepted: 201 and an EvictionRequested Event', world: {}, status: 201, evicted: true, event: /^EvictionRequested Normal Evicting the pod so its replacement gets new Vault credentials: secret db/, outcome: 'requested' },
-  { name: 'a PDB blocks: 429 and an EvictionBlocked Event naming the budget', world: { answer: { status: 429, message: "Cannot evict pod as it would violate the pod's disruption budget.", causes: [] }, budgets: ['api-pdb'] }, status: 429, evicted: true, event: /^EvictionBlocked Warning .*blocked by PodDisruptionBudget api-pdb: Cannot evict/, outcome: 'blocked' },
-  { name: 'pod gone: 404', world: { answer: { status: 404, message: 'pods "api-1" not found', causes: [] } }, status: 404, evicted: true, outcome: 'gone' },
-  { name: 'uid mismatch: 409', world: { answer: { status: 409, message: 'Precondition failed: UID in precondition', causes: [] } }, status: 409, evicted: true, outcome: 'conflict' },
-  { name: 'API server refuses (RBAC): 502, not a token error', world: { answer: { status: 403, message: 'forbidden', causes: [] } }, status: 502, evicted: true, outcome: 'error' },
-  { name: 'API server unreachable: 503', world: { answer: new Error('ECONNREFUSED') }, status: 503, evicted: true, outcome: 'unavailable' },
-  { name: 'Vault down: 503 and no eviction', world: { vaultOk: false }, status: 503, evicted: false, outcome: 'vault_unavailable' },
-  { name: 'no bearer token: 401', world: {}, jwt: null, status: 401, evicted: false, outcome: 'unauthorized' },
-  { name: 'a token that does not verify: 401', world: {}, jwt: 'eyJforged.x.y', status: 401, evicted: false, outcome: 'unauthorized' },
-  { name: 'a token not bound to a pod: 403', world: { verify: { ok: false, status: 403, reason: 'the token is not bound to a pod' } }, status: 403, evicted: false, outcome: 'forbidden' },
-  { name: 'cluster keys unreachable: 503', world: { verify: { ok: false, status: 503, reason: "cannot fetch the cluster's service-account keys" } }, status: 503, evicted: false, outcome: 'unavailable' },
+const rows: { name: string; world: Partial<FaultInjector>; jwt?: string | null; status: number; reason: string; evicted: boolean; event?: RegExp; outcome: string }[] = [
+  { name: 'accepted: 201 and an EvictionRequested Event', world: {}, status: 201, reason: 'Evicted', evicted: true, event: /^EvictionRequested Normal Evicting the pod so its replacement gets new Vault credentials: secret db/, outcome: 'requested' },
+  {
+    name: "a PDB blocks: 429 DisruptionBudget and an EvictionBlocked Event naming the budget from the API server's cause",
+    world: { answer: { status: 429, message: "Cannot evict pod as it would violate the pod's disruption budget.", causes: [PDB_CAUSE] } },
+    status: 429,
+    reason: 'DisruptionBudget',
+    evicted: true,
+    event: /^EvictionBlocked Warning .*blocked by PodDisruptionBudget api-pdb: The disruption budget api-pdb needs/,
+    outcome: 'blocked',
+  },
+  { name: 'the pod is gone before: 410 PodGone, no eviction', world: { pod: undefined }, status: 410, reason: 'PodGone', evicted: false, outcome: 'gone' },
+  { name: 'a namesake with another uid: 410 PodGone, the namesake untouched', world: { pod: SUCCESSOR }, status: 410, reason: 'PodGone', evicted: false, outcome: 'gone' },
+  { name: 'the API server answers 404 and the pod is gone after: 410 PodGone', world: { answer: { status: 404, message: 'pods "api-1" not found', causes: [] }, podAfter: undefined }, status: 410, reason: 'PodGone', evicted: true, outcome: 'gone' },
+  { name: 'uid precondition 409, a namesake after: 410 PodGone', world: { answer: { status: 409, message: 'Precondition failed: UID in precondition', causes: [] }, podAfter: SUCCESSOR }, status: 410, reason: 'PodGone', evicted: true, outcome: 'gone' },
+  { name: 'PDB-status conflicts 409, the same pod after: 409 EvictionConflict (retry)', world: { answer: { status: 409, message: 'Operation cannot be fulfilled on poddisruptionbudgets.policy "api-pdb"', causes: [] } }, status: 409, reason: 'EvictionConflict', evicted: true, outcome: 'conflict' },
+  { name: 'a 409 and the re-read fails: a retry, never gone', world: { answer: { status: 409, message: 'conflict', causes: [] }, podAfter: new Error('ECONNRESET') }, status: 409, reason: 'EvictionConflict', evicted: true, outcome: 'conflict' },
+  { name: 'not injected: 403 NotInjected, a Warning Event, no eviction', world: { pod: PLAIN }, status: 403, reason: 'NotInjected', evicted: false, event: /^EvictionNotAllowed Warning .*not injected by vault-courier/, outcome: 'not_injected' },
+  { name: 'the sidecar without the status annotation still counts as injected', world: { pod: { ...PLAIN, containerNames: ['vault-courier-sidecar', 'app'] } }, status: 201, reason: 'Evicted', evicted: true, event: /^EvictionRequested/, outcome: 'requested' },
+  { name: 'the pod cannot be read: 503, no eviction', world: { pod: new Error('ECONNREFUSED') }, status: 503, reason: 'ClusterUnavailable', evicted: false, outcome: 'unavailable' },
+  { name: 'API server refuses (RBAC): 502 and an EvictionFailed Warning Event', world: { answer: { status: 403, message: 'forbidden', causes: [] } }, status: 502, reason: 'EvictionRefused', evicted: true, event: /^EvictionFailed Warning .*answered 403.*RBAC/, outcome: 'error' },
+  { name: 'API server unreachable: 503', world: { answer: new Error('ECONNREFUSED') }, status: 503, reason: 'ClusterUnavailable', evicted: true, outcome: 'unavailable' },
+  { name: 'Vault down: 503 and no eviction', world: { vaultOk: false }, status: 503, reason: 'VaultUnavailable', evicted: false, outcome: 'vault_unavailable' },
+  { name: 'no bearer token: 401', world: {}, jwt: null, status: 401, reason: 'Unauthorized', evicted: false, outcome: 'unauthorized' },
+  { name: 'a token that does not verify: 401', world: {}, jwt: 'eyJforged.x.y', status: 401, reason: 'Unauthorized', evicted: false, outcome: 'unauthorized' },
+  { name: 'a token not bound to a pod: 403', world: { verify: { ok: false, status: 403, reason: 'the token is not bound to a pod' } }, status: 403, reason: 'NotBoundToPod', evicted: false, outcome: 'forbidden' },
+  { name: 'cluster keys unreachable: 503', world: { verify: { ok: false, status: 503, reason: "cannot fetch the cluster's service-account keys" } }, status: 503, reason: 'ClusterUnavailable', evicted: false, outcome: 'unavailable' },
 ];
 
 for (const row of rows) {
@@ -86,6 +114,7 @@ for (const row of rows) {
       const res = await s.post('/evict', row.jwt === null ? undefined : (row.jwt ?? JWT), { reason: 'secret db (database/creds/db) expires at 2026-11-24T12:00:30.000Z' });
       assert.equal(res.status, row.status, res.body.message);
       assert.equal(res.body.code, row.status);
+      assert.equal(res.body.reason, row.reason);
       assert.equal(w.evictions.length, row.evicted ? 1 : 0);
       if (row.evicted) assert.deepEqual(w.evictions[0], POD);
       if (row.event) {
@@ -110,6 +139,8 @@ test('POST /evict: rate-limited per pod uid, with Retry-After, refilled with tim
     assert.equal((await s.post('/evict', JWT)).status, 201);
     const limited = await s.post('/evict', JWT);
     assert.equal(limited.status, 429);
+    assert.equal(limited.body.reason, 'RateLimited', 'told apart from a PDB 429');
+    assert.equal(limited.retryAfter, '2');
     assert.match(limited.body.message, /too many requests for pod shop\/api-1; retry after 2 s/);
     assert.equal(w.evictions.length, 2, 'a rate-limited request never reaches the API server');
     w.now += 2000;
@@ -137,6 +168,21 @@ test('POST /expiry-warning: a CredentialsExpiring Warning Event on the pod, no e
     assert.equal((await s.post('/expiry-warning', undefined, { expiresAt: '2026-11-24T13:00:00.000Z' })).status, 401);
   } finally {
     await s.close();
+  }
+});
+
+test('POST /expiry-warning: refused for a pod that is not injected (403) or gone (410)', async () => {
+  for (const [pod, status, reason] of [[PLAIN, 403, 'NotInjected'], [undefined, 410, 'PodGone']] as const) {
+    const w = faultInjector({ pod });
+    const s = await serve(w);
+    try {
+      const res = await s.post('/expiry-warning', JWT, { expiresAt: '2026-11-24T13:00:00.000Z' });
+      assert.equal(res.status, status);
+      assert.equal(res.body.reason, reason);
+      assert.ok(!w.events.some((e) => e.reason === 'CredentialsExpiring'));
+    } finally {
+      await s.close();
+    }
   }
 });
 

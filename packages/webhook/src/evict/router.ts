@@ -2,18 +2,19 @@
  * `POST /evict` and `POST /expiry-warning`: the sidecar's only way to act on its own pod.
  * The pod's service account holds no rights; the sidecar presents a projected token
  * (audience `vault-courier`) and the webhook acts, with its own rights, on exactly the pod
- * that token is bound to. /evict answers with the Eviction API's own status (201, 429,
- * 404, 409) so the sidecar's retry logic is the one it would have against the API server;
- * 503 when Vault (or the cluster's keys) cannot be reached, 401/403 for a bad token.
+ * that token is bound to, and only when that pod is an injected one. Every answer is a
+ * v1 Status whose `reason` is one of core's EVICTION_ANSWERS, so the sidecar never has to
+ * guess what a code means (a 409 from the API server is resolved here, by reading the pod).
  * Contract: docs/eviction-endpoint.md.
  */
 import express, { type Request, type Response, type Router } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { InjectionConfig, Logger, PodIdentity } from '@vault-courier/core';
-import { createEvictionCluster, type EvictionCluster } from './cluster.ts';
+import { EVICTION_ANSWERS, type EvictionReason, type InjectionConfig, type Logger, type PodIdentity } from '@vault-courier/core';
+import { blockedMessage, evictionVerdict, OUTCOMES, podStanding, type Outcome, type PodStanding } from './answers.ts';
+import { createEvictionCluster, jwksUrl, kubeFetch, type EvictionCluster } from './cluster.ts';
 import { createRateLimiter, type TokenBucketOptions } from './rate-limit.ts';
-import { createRefreshingKeySet, createTokenVerifier, type TokenVerifier } from './token-verifier.ts';
+import { createClusterKeySet, createTokenVerifier, type TokenVerifier } from './token-verifier.ts';
 import { createVaultHealthCheck, type VaultHealthCheck } from './vault-health.ts';
 
 export const EVICT_PATH = '/evict';
@@ -23,6 +24,10 @@ export const EVENT_REASONS = {
   requested: 'EvictionRequested',
   blocked: 'EvictionBlocked',
   expiring: 'CredentialsExpiring',
+  /** A refusal the sidecar cannot fix by retrying: the pod is not an injected one. */
+  notInjected: 'EvictionNotAllowed',
+  /** A refusal the sidecar cannot fix by retrying: the API server refused (e.g. RBAC). */
+  refused: 'EvictionFailed',
 } as const;
 
 export const DEFAULT_RATE_LIMIT: TokenBucketOptions = { capacity: 5, refillPerSecond: 0.2 };
@@ -32,7 +37,7 @@ export interface EvictRouterDeps {
   /** The webhook app's registry: the outcome counter is served on its /metrics. */
   readonly registry: Registry;
   readonly verifyToken: TokenVerifier;
-  readonly cluster: Pick<EvictionCluster, 'evict' | 'recordEvent' | 'coveringBudgets'>;
+  readonly cluster: Pick<EvictionCluster, 'evict' | 'recordEvent' | 'readPod'>;
   readonly vaultHealth: VaultHealthCheck;
   readonly now?: () => number;
   readonly rateLimit?: TokenBucketOptions;
@@ -43,12 +48,10 @@ export function createEvictDeps(options: { kubeConfig: KubeConfig; vaultAddr: st
   const cluster = createEvictionCluster(options.kubeConfig);
   return {
     cluster,
-    verifyToken: createTokenVerifier({ getKey: createRefreshingKeySet({ fetchJwks: cluster.fetchJwks }), issuer: cluster.fetchIssuer }),
+    verifyToken: createTokenVerifier({ getKey: createClusterKeySet({ url: jwksUrl(options.kubeConfig), fetch: kubeFetch(options.kubeConfig) }), issuer: cluster.fetchIssuer }),
     vaultHealth: createVaultHealthCheck({ addr: options.vaultAddr, ...(options.vaultCaPem === undefined ? {} : { caPem: options.vaultCaPem }) }),
   };
 }
-
-type Outcome = 'requested' | 'blocked' | 'gone' | 'conflict' | 'vault_unavailable' | 'unavailable' | 'unauthorized' | 'forbidden' | 'rate_limited' | 'error' | 'warned' | 'bad_request';
 
 const COUNTER_NAME = 'vault_courier_eviction_requests_total';
 
@@ -74,9 +77,19 @@ function note(value: unknown, max = 200): string {
   return value.replace(/[^\x20-\x7e]/g, ' ').slice(0, max).trim();
 }
 
-function answer(res: Response, code: number, message: string, extra: Record<string, unknown> = {}): void {
-  res.status(code).json({ kind: 'Status', apiVersion: 'v1', status: code < 300 ? 'Success' : 'Failure', code, message, ...extra });
+/** Every answer: a v1 Status with one of core's reasons and the code that goes with it. */
+function answer(res: Response, reason: EvictionReason, message: string): void {
+  const code = EVICTION_ANSWERS[reason].code;
+  res.status(code).json({ kind: 'Status', apiVersion: 'v1', status: code < 300 ? 'Success' : 'Failure', code, reason, message });
 }
+
+function tokenReason(status: 401 | 403 | 503): EvictionReason {
+  if (status === 401) return 'Unauthorized';
+  return status === 403 ? 'NotBoundToPod' : 'ClusterUnavailable';
+}
+
+const NOT_INJECTED =
+  'is not injected by vault-courier (no vault-courier.io/status: injected annotation, no vault-courier-sidecar container): only injected pods may use this endpoint';
 
 export function createEvictRouter(deps: EvictRouterDeps): Router {
   const router = express.Router();
@@ -85,34 +98,9 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
   const counter = outcomeCounter(deps.registry);
   router.use([EVICT_PATH, EXPIRY_WARNING_PATH], express.json({ limit: '4kb', strict: true }));
 
-  /** Verifies the token and the rate limit; answers and returns undefined when refused. */
-  async function authorize(req: Request, res: Response, endpoint: string): Promise<{ pod: PodIdentity; log: Logger } | undefined> {
-    const count = (outcome: Outcome) => counter.inc({ endpoint, outcome });
-    const jwt = bearer(req);
-    if (jwt === undefined) {
-      count('unauthorized');
-      res.set('WWW-Authenticate', 'Bearer');
-      answer(res, 401, 'a bearer token is required: the projected service-account token with audience vault-courier');
-      return undefined;
-    }
-    const verified = await deps.verifyToken(jwt);
-    if (!verified.ok) {
-      count(verified.status === 401 ? 'unauthorized' : verified.status === 403 ? 'forbidden' : 'unavailable');
-      deps.logger.warn({ endpoint, status: verified.status, reason: verified.reason }, 'eviction endpoint refused a token');
-      answer(res, verified.status, verified.reason);
-      return undefined;
-    }
-    const { pod } = verified;
-    const log = deps.logger.child({ endpoint, namespace: pod.namespace, pod: pod.name, uid: pod.uid });
-    const take = limiter.take(pod.uid, now());
-    if (!take.allowed) {
-      count('rate_limited');
-      log.warn({ retryAfterMs: take.retryAfterMs }, 'eviction endpoint rate limit reached for this pod');
-      res.set('Retry-After', String(Math.ceil(take.retryAfterMs / 1000)));
-      answer(res, 429, `too many requests for pod ${pod.namespace}/${pod.name}; retry after ${Math.ceil(take.retryAfterMs / 1000)} s`, { reason: 'TooManyRequests' });
-      return undefined;
-    }
-    return { pod, log };
+  function send(res: Response, endpoint: string, reason: EvictionReason, message: string): void {
+    counter.inc({ endpoint, outcome: OUTCOMES[reason] satisfies Outcome });
+    answer(res, reason, message);
   }
 
   async function recordEvent(log: Logger, pod: PodIdentity, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
@@ -123,97 +111,149 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     }
   }
 
-  async function blockedMessage(log: Logger, pod: PodIdentity, apiMessage: string, causes: readonly string[]): Promise<string> {
-    let budgets: string[] = [];
-    try {
-      budgets = await deps.cluster.coveringBudgets(pod);
-    } catch (err) {
-      log.warn({ err }, 'could not list the PodDisruptionBudgets covering the pod');
-    }
-    const by = budgets.length > 0 ? `PodDisruptionBudget ${budgets.join(', ')}` : 'a PodDisruptionBudget';
-    const detail = causes.length > 0 ? causes.join('; ') : apiMessage;
-    return `Eviction for credential rotation blocked by ${by}: ${detail}. The sidecar retries with backoff.`;
+  /** Verifies the token and the rate limit; answers and returns undefined when refused. */
+  function authorize(req: Request, res: Response, endpoint: string): Promise<{ pod: PodIdentity; log: Logger } | undefined> | undefined {
+    const jwt = bearer(req);
+    if (jwt !== undefined) return verified(jwt, res, endpoint);
+    res.set('WWW-Authenticate', 'Bearer');
+    send(res, endpoint, 'Unauthorized', 'a bearer token is required: the projected service-account token with audience vault-courier');
+    return undefined;
   }
 
-  router.post(EVICT_PATH, async (req, res) => {
-    const endpoint = 'evict';
-    const count = (outcome: Outcome) => counter.inc({ endpoint, outcome });
-    const auth = await authorize(req, res, endpoint);
-    if (auth === undefined) return;
-    const { pod, log } = auth;
-
-    const health = await deps.vaultHealth();
-    if (!health.ok) {
-      count('vault_unavailable');
-      log.warn({ reason: health.reason }, 'eviction refused: the replacement pod could not log in to Vault');
-      answer(res, 503, `${health.reason}: not evicting, the replacement pod could not get credentials; retry later`, { reason: 'ServiceUnavailable' });
-      return;
+  async function verified(jwt: string, res: Response, endpoint: string): Promise<{ pod: PodIdentity; log: Logger } | undefined> {
+    const result = await deps.verifyToken(jwt);
+    if (!result.ok) {
+      deps.logger.warn({ endpoint, status: result.status, reason: result.reason }, 'eviction endpoint refused a token');
+      send(res, endpoint, tokenReason(result.status), result.reason);
+      return undefined;
     }
+    const { pod } = result;
+    const log = deps.logger.child({ endpoint, namespace: pod.namespace, pod: pod.name, uid: pod.uid });
+    const take = limiter.take(pod.uid, now());
+    if (!take.allowed) {
+      const seconds = Math.ceil(take.retryAfterMs / 1000);
+      log.warn({ retryAfterMs: take.retryAfterMs }, 'eviction endpoint rate limit reached for this pod');
+      res.set('Retry-After', String(seconds));
+      send(res, endpoint, 'RateLimited', `too many requests for pod ${pod.namespace}/${pod.name}; retry after ${seconds} s`);
+      return undefined;
+    }
+    return { pod, log };
+  }
 
+  /** The token's pod as it is now; undefined (after answering 503) when the API server did not say. */
+  async function standing(res: Response, endpoint: string, pod: PodIdentity, log: Logger): Promise<PodStanding | undefined> {
+    try {
+      return podStanding(await deps.cluster.readPod(pod), pod.uid);
+    } catch (err) {
+      log.error({ err }, 'could not read the pod the token is bound to');
+      send(res, endpoint, 'ClusterUnavailable', 'the Kubernetes API server did not answer reading the pod; retry later');
+      return undefined;
+    }
+  }
+
+  /** Refuses pods that are gone or not injected; true when the request may go on. */
+  async function admitPod(res: Response, endpoint: string, pod: PodIdentity, log: Logger): Promise<boolean> {
+    const found = await standing(res, endpoint, pod, log);
+    if (found === undefined) return false;
+    if (found === 'gone') {
+      log.info('the pod the token is bound to is gone');
+      send(res, endpoint, 'PodGone', `pod ${pod.namespace}/${pod.name} with uid ${pod.uid} no longer exists`);
+      return false;
+    }
+    if (found === 'not-injected') {
+      log.warn('refused: the pod is not injected by vault-courier');
+      await recordEvent(log, pod, 'Warning', EVENT_REASONS.notInjected, `A token of this pod asked vault-courier to ${endpoint === 'evict' ? 'evict' : 'warn about'} it, but the pod ${NOT_INJECTED}`);
+      send(res, endpoint, 'NotInjected', `pod ${pod.namespace}/${pod.name} ${NOT_INJECTED}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** The pod after a 404 or 409, which alone decide nothing; undefined when it cannot be read. */
+  async function standingAfter(pod: PodIdentity, log: Logger): Promise<PodStanding | undefined> {
+    try {
+      return podStanding(await deps.cluster.readPod(pod), pod.uid);
+    } catch (err) {
+      log.warn({ err }, 'could not read the pod again after an ambiguous eviction answer');
+      return undefined;
+    }
+  }
+
+  async function evictAndAnswer(req: Request, res: Response, pod: PodIdentity, log: Logger): Promise<void> {
+    const endpoint = 'evict';
     let result;
     try {
       result = await deps.cluster.evict(pod);
     } catch (err) {
-      count('unavailable');
       log.error({ err }, 'the API server did not answer the eviction');
-      answer(res, 503, 'the Kubernetes API server did not answer the eviction; retry later', { reason: 'ServiceUnavailable' });
+      send(res, endpoint, 'ClusterUnavailable', 'the Kubernetes API server did not answer the eviction; retry later');
       return;
     }
-
+    const ambiguous = result.status === 404 || result.status === 409;
+    const { reason } = evictionVerdict(result.status, ambiguous ? await standingAfter(pod, log) : undefined);
     const why = note((req.body as { reason?: unknown } | undefined)?.reason);
-    switch (result.status) {
-      case 200:
-      case 201:
-        count('requested');
+    switch (reason) {
+      case 'Evicted':
         log.info({ why }, 'eviction requested');
         await recordEvent(log, pod, 'Normal', EVENT_REASONS.requested, `Evicting the pod so its replacement gets new Vault credentials${why ? `: ${why}` : ''}`);
-        answer(res, 201, result.message);
+        send(res, endpoint, reason, result.message);
         return;
-      case 429: {
-        count('blocked');
-        const message = await blockedMessage(log, pod, result.message, result.causes);
+      case 'DisruptionBudget': {
+        const message = blockedMessage(result.message, result.causes);
         log.info({ apiMessage: result.message }, 'eviction blocked by a PodDisruptionBudget');
         await recordEvent(log, pod, 'Warning', EVENT_REASONS.blocked, message);
-        answer(res, 429, message, { reason: 'TooManyRequests' });
+        send(res, endpoint, reason, message);
         return;
       }
-      case 404:
-        count('gone');
-        log.info('eviction: the pod is already gone');
-        answer(res, 404, result.message, { reason: 'NotFound' });
-        return;
-      case 409:
-        count('conflict');
-        log.info('eviction: the pod with this name is another pod (uid precondition)');
-        answer(res, 409, result.message, { reason: 'Conflict' });
-        return;
-      default:
-        count('error');
+      case 'EvictionRefused': {
         log.error({ apiStatus: result.status, apiMessage: result.message }, 'the API server refused the eviction');
-        answer(res, 502, `the API server answered ${result.status} to the eviction: ${result.message}`, { reason: 'BadGateway' });
+        const message = `the API server answered ${result.status} to the eviction: ${result.message}`;
+        await recordEvent(log, pod, 'Warning', EVENT_REASONS.refused, `Eviction for credential rotation failed: ${message}. Check the vault-courier webhook's RBAC; the sidecar keeps retrying.`);
+        send(res, endpoint, reason, message);
+        return;
+      }
+      default:
+        log.info({ apiStatus: result.status, apiMessage: result.message, answer: reason }, 'ambiguous eviction answer resolved by reading the pod');
+        send(res, endpoint, reason, reason === 'EvictionConflict' ? `the API server answered ${result.status} while the pod is still there (${result.message}); retry` : result.message);
     }
+  }
+
+  router.post(EVICT_PATH, async (req, res) => {
+    const endpoint = 'evict';
+    const auth = await authorize(req, res, endpoint);
+    if (auth === undefined) return;
+    const { pod, log } = auth;
+    if (!(await admitPod(res, endpoint, pod, log))) return;
+
+    const health = await deps.vaultHealth();
+    if (!health.ok) {
+      log.warn({ reason: health.reason }, 'eviction refused: the replacement pod could not log in to Vault');
+      send(res, endpoint, 'VaultUnavailable', `${health.reason}: not evicting, the replacement pod could not get credentials; retry later`);
+      return;
+    }
+    await evictAndAnswer(req, res, pod, log);
   });
 
   router.post(EXPIRY_WARNING_PATH, async (req, res) => {
-    const auth = await authorize(req, res, 'expiry-warning');
+    const endpoint = 'expiry-warning';
+    const auth = await authorize(req, res, endpoint);
     if (auth === undefined) return;
     const { pod, log } = auth;
     const body = (req.body ?? {}) as { expiresAt?: unknown; lease?: unknown; why?: unknown };
     const expiresAt = typeof body.expiresAt === 'string' ? new Date(body.expiresAt) : undefined;
     if (expiresAt === undefined || Number.isNaN(expiresAt.getTime())) {
-      counter.inc({ endpoint: 'expiry-warning', outcome: 'bad_request' });
-      answer(res, 400, 'body.expiresAt must be an ISO 8601 time', { reason: 'BadRequest' });
+      send(res, endpoint, 'BadRequest', 'body.expiresAt must be an ISO 8601 time');
       return;
     }
+    if (!(await admitPod(res, endpoint, pod, log))) return;
     const lease = note(body.lease);
     const why = note(body.why);
     const message =
       `Vault credentials expire at ${expiresAt.toISOString()}${lease ? ` (${lease})` : ''} and this pod is not rotated automatically` +
       `${why ? ` (${why})` : ''}: replace it before then, or its application loses access`;
-    counter.inc({ endpoint: 'expiry-warning', outcome: 'warned' });
     log.info({ expiresAt: expiresAt.toISOString() }, 'credentials expiring on a pod that is not rotated');
     await recordEvent(log, pod, 'Warning', EVENT_REASONS.expiring, message);
-    answer(res, 201, 'warning recorded');
+    send(res, endpoint, 'Warned', 'warning recorded');
   });
 
   return router;

@@ -1,11 +1,12 @@
 /**
  * Verifies the sidecar's projected service-account token (audience `vault-courier`)
- * against the cluster's own signing keys, fetched from the API server's
- * `/openid/v1/jwks` with the webhook's credentials, cached, and fetched again when a token
- * names a key id the cache does not know (the API server rotated its keys). Then reads
- * the pod the token is bound to. Never logs or echoes the token.
+ * against the cluster's own signing keys, served by the API server at `/openid/v1/jwks`.
+ * jose's createRemoteJWKSet keeps them: fetched again when they are older than the cache
+ * max age (so a key the API server dropped stops verifying within it), and when a token
+ * names an unknown key id, at most once per cooldown (forged kids cannot flood the API
+ * server). Then reads the pod the token is bound to. Never logs or echoes the token.
  */
-import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type FetchImplementation, type JWTVerifyGetKey } from 'jose';
 import { CourierError, EVICT_AUDIENCE, isCourierError, podIdentityFromClaims, type PodIdentity } from '@vault-courier/core';
 
 export type VerifyResult =
@@ -15,46 +16,25 @@ export type VerifyResult =
 export type TokenVerifier = (jwt: string) => Promise<VerifyResult>;
 
 export interface KeySetOptions {
-  /** Returns the JWKS document; errors are wrapped as retryable `kubernetes` errors. */
-  readonly fetchJwks: () => Promise<JSONWebKeySet>;
-  readonly now?: () => number;
-  /** An unknown kid triggers at most one refetch per interval (forged kids cannot flood the API server). */
-  readonly minRefreshIntervalMs?: number;
+  readonly url: URL;
+  /** The GET with the webhook's credentials (cluster.ts kubeFetch); the global fetch in tests of a plain server. */
+  readonly fetch?: FetchImplementation;
+  /** Keys older than this are fetched again before use. */
+  readonly cacheMaxAgeMs?: number;
+  /** An unknown kid triggers at most one refetch per cooldown. */
+  readonly cooldownMs?: number;
 }
 
-export function createRefreshingKeySet(options: KeySetOptions): JWTVerifyGetKey {
-  const now = options.now ?? Date.now;
-  const minRefreshIntervalMs = options.minRefreshIntervalMs ?? 10_000;
-  let local: ReturnType<typeof createLocalJWKSet> | undefined;
-  let fetchedAtMs = -Infinity;
-  let inflight: Promise<ReturnType<typeof createLocalJWKSet>> | undefined;
+/** Five minutes: a removed signing key stops verifying within that; the API server is asked rarely. */
+export const JWKS_CACHE_MAX_AGE_MS = 5 * 60_000;
+export const JWKS_COOLDOWN_MS = 10_000;
 
-  function refresh(): Promise<ReturnType<typeof createLocalJWKSet>> {
-    inflight ??= options
-      .fetchJwks()
-      .then((jwks) => {
-        local = createLocalJWKSet(jwks);
-        fetchedAtMs = now();
-        return local;
-      })
-      .catch((cause: unknown) => {
-        throw new CourierError('kubernetes', "cannot fetch the cluster's service-account keys from /openid/v1/jwks", { cause, retryable: true });
-      })
-      .finally(() => {
-        inflight = undefined;
-      });
-    return inflight;
-  }
-
-  return async (header, token) => {
-    const keys = local ?? (await refresh());
-    try {
-      return await keys(header, token);
-    } catch (err) {
-      if (!(err instanceof errors.JWKSNoMatchingKey) || now() - fetchedAtMs < minRefreshIntervalMs) throw err;
-      return (await refresh())(header, token);
-    }
-  };
+export function createClusterKeySet(options: KeySetOptions): JWTVerifyGetKey {
+  return createRemoteJWKSet(options.url, {
+    cacheMaxAge: options.cacheMaxAgeMs ?? JWKS_CACHE_MAX_AGE_MS,
+    cooldownDuration: options.cooldownMs ?? JWKS_COOLDOWN_MS,
+    ...(options.fetch === undefined ? {} : { [customFetch]: options.fetch }),
+  });
 }
 
 export interface VerifierOptions {
@@ -68,6 +48,8 @@ const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
 
 function rejection(err: unknown): VerifyResult {
   if (isCourierError(err)) return { ok: false, status: 503, reason: err.message };
+  // The keys could not be fetched in time: the cluster's fault, not the token's.
+  if (err instanceof errors.JWKSTimeout) return { ok: false, status: 503, reason: "cannot fetch the cluster's service-account keys from /openid/v1/jwks (timeout)" };
   if (err instanceof errors.JWTExpired) return { ok: false, status: 401, reason: 'the token has expired' };
   if (err instanceof errors.JWTClaimValidationFailed) return { ok: false, status: 401, reason: `the token's ${err.claim} claim is not accepted (audience must be ${EVICT_AUDIENCE}, issuer the cluster's)` };
   if (err instanceof errors.JWKSNoMatchingKey) return { ok: false, status: 401, reason: "the token is not signed by one of the cluster's service-account keys" };

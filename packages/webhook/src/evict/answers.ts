@@ -1,0 +1,93 @@
+/**
+ * The webhook's side of the /evict contract (core's EVICTION_ANSWERS): pure decisions over
+ * what the API server said and what the pod looks like, so each answer the sidecar gets
+ * means one thing. The I/O that gathers these facts is cluster.ts; the router sends.
+ */
+import { ANNOTATIONS, EVICTION_ANSWERS, SIDECAR_CONTAINER_NAME, STATUS_INJECTED, type EvictionReason } from '@vault-courier/core';
+
+/** What the webhook read of the token's pod: only what its decisions need. */
+export interface PodFacts {
+  readonly uid: string;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** Names of the init containers and containers. */
+  readonly containerNames: readonly string[];
+}
+
+export type PodStanding = 'present' | 'gone' | 'not-injected';
+
+/**
+ * Is the token's pod still the pod, and one of ours? A pod with the same name but another
+ * uid is a successor: for this token its pod is gone. Only injected pods may use the
+ * endpoint: the webhook holds cluster-wide eviction rights, and any pod can ask for a
+ * token with audience vault-courier.
+ */
+export function podStanding(found: PodFacts | undefined, uid: string): PodStanding {
+  if (found === undefined || found.uid !== uid) return 'gone';
+  const injected = found.annotations[ANNOTATIONS.status] === STATUS_INJECTED || found.containerNames.includes(SIDECAR_CONTAINER_NAME);
+  return injected ? 'present' : 'not-injected';
+}
+
+/** The metrics label of each answer (vault_courier_eviction_requests_total's outcome). */
+export const OUTCOMES = {
+  Evicted: 'requested',
+  Warned: 'warned',
+  PodGone: 'gone',
+  DisruptionBudget: 'blocked',
+  RateLimited: 'rate_limited',
+  EvictionConflict: 'conflict',
+  VaultUnavailable: 'vault_unavailable',
+  ClusterUnavailable: 'unavailable',
+  Unauthorized: 'unauthorized',
+  NotBoundToPod: 'forbidden',
+  NotInjected: 'not_injected',
+  EvictionRefused: 'error',
+  BadRequest: 'bad_request',
+} as const satisfies Record<EvictionReason, string>;
+
+export type Outcome = (typeof OUTCOMES)[EvictionReason];
+
+export interface ApiVerdict {
+  readonly reason: EvictionReason;
+  readonly code: number;
+}
+
+function verdict(reason: EvictionReason): ApiVerdict {
+  return { reason, code: EVICTION_ANSWERS[reason].code };
+}
+
+/**
+ * The API server's answer to the Eviction, read with the pod as it is after that answer
+ * (`after`, read again only for 404 and 409): a 409 for a pod that still has the token's
+ * uid is the API server giving up on PDB status conflicts, a retry; a 409 or 404 for a pod
+ * that is gone or renamed to another uid is PodGone.
+ */
+export function evictionVerdict(apiStatus: number, after: PodStanding | undefined): ApiVerdict {
+  if (apiStatus === 200 || apiStatus === 201) return verdict('Evicted');
+  if (apiStatus === 429) return verdict('DisruptionBudget');
+  if (apiStatus === 404 || apiStatus === 409) {
+    if (after === 'gone') return verdict('PodGone');
+    if (after === 'not-injected') return verdict('NotInjected');
+    // Still there (or unknown: the re-read failed): retrying is safe, "gone" would not be.
+    return verdict('EvictionConflict');
+  }
+  return verdict('EvictionRefused');
+}
+
+/**
+ * PodDisruptionBudget names from the Eviction API's 429 causes (`reason: DisruptionBudget`),
+ * whose message is "The disruption budget <name> needs …" or "… <name> is still being
+ * processed by the server": the API server names the budget it checked, so no label
+ * matching is needed.
+ */
+export function budgetNames(causeMessages: readonly string[]): string[] {
+  const names = causeMessages.map((m) => /\bdisruption budget ([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\b/i.exec(m)?.[1]).filter((n): n is string => n !== undefined);
+  return [...new Set(names)].sort();
+}
+
+/** The EvictionBlocked Event's text: names the budgets when the API server did. */
+export function blockedMessage(apiMessage: string, causeMessages: readonly string[]): string {
+  const names = budgetNames(causeMessages);
+  const by = names.length > 0 ? `PodDisruptionBudget ${names.join(', ')}` : 'a PodDisruptionBudget';
+  const detail = causeMessages.length > 0 ? causeMessages.join('; ') : apiMessage;
+  return `Eviction for credential rotation blocked by ${by}: ${detail}. The sidecar retries with backoff.`;
+}
