@@ -14,7 +14,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { createNamespace, createServiceAccount, requestServiceAccountToken, startDevCluster, type DevCluster, type DevClusterVault } from '@vault-courier/devcluster';
 import { defaultBinaries } from '@vault-courier/devcluster/binaries';
-import { parseManifest, type SecretSpec } from '@vault-courier/core';
+import { parseManifest, type LeaseManifest, type SecretSpec } from '@vault-courier/core';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(ROOT, 'packages/init/src/main.ts');
@@ -40,6 +40,7 @@ let jwtPath = '';
 
 interface RunResult {
   readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
   readonly ms: number;
@@ -51,8 +52,11 @@ interface RunResult {
 let runCount = 0;
 const outputs: string[] = [];
 
-/** Runs the init container's entry point with the environment the webhook injects. */
-async function runInit(secrets: readonly SecretSpec[], overrides: Record<string, string> = {}): Promise<RunResult> {
+/**
+ * Runs the init container's entry point with the environment the webhook injects; `nodeArgs`
+ * runs other code in its place (the fault injector below).
+ */
+async function runInit(secrets: readonly SecretSpec[], overrides: Record<string, string> = {}, nodeArgs: readonly string[] = [MAIN]): Promise<RunResult> {
   const runDir = path.join(work, `run-${++runCount}`);
   const secretsDir = path.join(runDir, 'secrets');
   const stateDir = path.join(runDir, 'state');
@@ -79,18 +83,18 @@ async function runInit(secrets: readonly SecretSpec[], overrides: Record<string,
     ...overrides,
   };
   const started = performance.now();
-  const child = spawn(process.execPath, [MAIN], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, nodeArgs, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, sig) => resolve([c, sig])));
   outputs.push(stdout, stderr);
   const lines = stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { code, stdout, stderr, ms: performance.now() - started, secretsDir, stateDir, lines };
+  return { code, signal, stdout, stderr, ms: performance.now() - started, secretsDir, stateDir, lines };
 }
 
 function lastMessage(r: RunResult): string {
@@ -123,6 +127,68 @@ async function databaseUsers(): Promise<string[]> {
     await client.end();
   }
 }
+
+/** Vault's own clock for when it issued a token or a lease (RFC 3339, ns), in epoch ms rounded down. */
+function vaultIssueTime(data: { issue_time?: unknown }): number {
+  const text = String(data.issue_time);
+  const ms = Date.parse(text.replace(/(\.\d{3})\d+/, '$1'));
+  assert.ok(Number.isFinite(ms), `issue_time ${text}`);
+  return ms;
+}
+
+/**
+ * Issue times err early, on Vault's own clock (the same machine's): the token's and every
+ * leased secret's are no later than Vault issued them, so no expiry computed from them is late.
+ */
+async function assertIssueTimesErrEarly(manifest: LeaseManifest, tokenLookup: { issue_time?: unknown }): Promise<void> {
+  assert.ok(manifest.token.issuedAtMs <= vaultIssueTime(tokenLookup), `token stamped ${manifest.token.issuedAtMs}, issued ${String(tokenLookup.issue_time)}`);
+  const leased = manifest.secrets.filter((s) => s.leaseId !== '');
+  assert.ok(leased.length > 0);
+  for (const s of leased) {
+    const lease = (await vault.client.write('sys/leases/lookup', { lease_id: s.leaseId })) as { data: { issue_time?: unknown } };
+    assert.ok(s.issuedAtMs <= vaultIssueTime(lease.data), `${s.name} stamped ${s.issuedAtMs}, issued ${String(lease.data.issue_time)}`);
+  }
+}
+
+/** Looks a token up by its accessor with the root token: rejects once the token is revoked. */
+function lookupAccessor(accessor: string): Promise<unknown> {
+  return vault.client.write('auth/token/lookup-accessor', { accessor });
+}
+
+/**
+ * The init container killed right after login: main.ts's wiring (the real Vault client, the
+ * real volumes) with one fault injector around Vault's read. It lets Vault issue the first
+ * secret (a database user is created for the token) and SIGKILLs its own process as the
+ * answer arrives, before anything is written: the real Vault cannot make its client crash
+ * on cue. It writes the token's accessor (not a credential) where the test can look the
+ * token up with the root token.
+ */
+const KILLED_AFTER_LOGIN = `
+import { readFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLogger, parseInitConfig } from '@vault-courier/core';
+import { createVaultClient } from '@vault-courier/init/vault-client';
+import { deliver } from '@vault-courier/init/deliver';
+const parsed = parseInitConfig(process.env);
+if ('errors' in parsed) throw new Error(parsed.errors.join('; '));
+const { config } = parsed;
+const real = createVaultClient({ addr: config.vaultAddr, caPem: config.vaultCaPem, requestTimeoutMs: 10000 });
+const vaultKillFaultInjector = {
+  login: async (...args) => {
+    const body = await real.login(...args);
+    writeFileSync(process.env.FAULT_ACCESSOR_FILE, body.auth.accessor);
+    return body;
+  },
+  read: async (...args) => {
+    await real.read(...args);
+    process.kill(process.pid, 'SIGKILL');
+    return new Promise(() => {});
+  },
+  revokeSelf: real.revokeSelf,
+};
+await deliver(config, { vault: vaultKillFaultInjector, readJwt: () => readFile(config.vaultJwtPath, 'utf8'), logger: createLogger({ name: 'vault-courier-init' }), now: Date.now, sleep: (ms, signal) => sleep(ms, undefined, { signal }), random: Math.random }, new AbortController().signal);
+`;
 
 const KV: SecretSpec = { name: 'app', path: 'secret/data/app', format: { kind: 'env' } };
 const KV_JSON: SecretSpec = { name: 'app-json', path: 'secret/data/app', format: { kind: 'json' } };
@@ -179,9 +245,10 @@ test('KV v2, KV v1 and a database secret are delivered, with the token and the l
 
   // The token written is the one Vault issued for this pod's service account.
   const token = readFileSync(path.join(r.stateDir, 'vault-token'), 'utf8');
-  const self = (await vault.client.read('auth/token/lookup-self', { headers: { 'X-Vault-Token': token } })) as { data: { meta: Record<string, string>; accessor: string } };
+  const self = (await vault.client.read('auth/token/lookup-self', { headers: { 'X-Vault-Token': token } })) as { data: { meta: Record<string, string>; accessor: string; issue_time?: unknown } };
   assert.equal(self.data.meta.service_account_name, SERVICE_ACCOUNT);
   assert.equal(self.data.accessor, manifest.token.accessor);
+  await assertIssueTimesErrEarly(manifest, self.data);
 
   // One log line per secret: name, path, lease duration; never a value.
   const delivered = r.lines.filter((l) => l.msg === 'secret delivered').map((l) => [l.secretName, l.path, l.leaseDurationSeconds]);
@@ -218,6 +285,36 @@ test('run again in the same pod (a sandbox restart), init revokes the earlier ru
   const users = await databaseUsers();
   assert.ok(users.includes(secondUser), 'the new user lives');
   assert.ok(!users.includes(firstUser), 'the earlier run\'s user was dropped with its token');
+});
+
+test('killed right after login, then run again in the same pod: the next run revokes the killed run\'s token, and its database user is dropped', async () => {
+  const usersBefore = await databaseUsers();
+  const accessorFile = path.join(work, 'killed-run-accessor');
+  const killed = await runInit([DB], { FAULT_ACCESSOR_FILE: accessorFile }, ['--input-type=module', '-e', KILLED_AFTER_LOGIN]);
+  assert.equal(killed.signal, 'SIGKILL', `the fault injector did not kill the run: ${lastMessage(killed)}\n${killed.stderr}`);
+  assert.deepEqual(readdirSync(killed.secretsDir), [], 'a secret was delivered: all or nothing');
+  assert.deepEqual(readdirSync(killed.stateDir), ['undelivered-vault-tokens'], 'the killed run left no token on the state volume');
+  const accessor = readFileSync(accessorFile, 'utf8');
+  await lookupAccessor(accessor);
+  const killedUsers = (await databaseUsers()).filter((u) => !usersBefore.includes(u));
+  assert.equal(killedUsers.length, 1, 'Vault issued the killed run a database user');
+
+  const next = await runInit([DB], { VAULT_COURIER_SECRETS_DIR: killed.secretsDir, VAULT_COURIER_STATE_DIR: killed.stateDir });
+  assert.equal(next.code, 0, lastMessage(next));
+  assert.ok(next.lines.some((l) => l.msg === 'revoked the Vault token of an interrupted earlier run in this pod'));
+  await assert.rejects(lookupAccessor(accessor), 'the killed run\'s token is still valid');
+  // Vault drops the child leases' users in the background.
+  let users = await databaseUsers();
+  for (let i = 0; i < 50 && users.includes(killedUsers[0] ?? ''); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    users = await databaseUsers();
+  }
+  assert.ok(!users.includes(killedUsers[0] ?? ''), 'the killed run\'s database user outlived its token');
+  const newUser = (JSON.parse(readFileSync(path.join(killed.secretsDir, 'db'), 'utf8')) as { username: string }).username;
+  assert.ok(users.includes(newUser), 'the new run\'s user lives');
+  assert.deepEqual(readdirSync(killed.stateDir).sort(), ['leases.json', 'vault-token'], 'the record of the killed run\'s token outlived its revocation');
+  assertNoCredentialPrinted(killed);
+  assertNoCredentialPrinted(next);
 });
 
 test('the env file, sourced by a real sh with set -a, reproduces every value', async () => {
