@@ -22,7 +22,7 @@ function problemsOf(env: Record<string, string>): string {
   assert.fail('expected a config error');
 }
 
-test('defaults for everything DESIGN.md gives a default for; the result is frozen', () => {
+test('defaults for everything docs/design.md gives a default for; the result is frozen', () => {
   const config = parseConfig(minimal);
   assert.deepEqual(config.listen, { host: undefined, port: 8443 });
   assert.deepEqual(config.metricsListen, { host: undefined, port: 9090 });
