@@ -16,6 +16,7 @@ import {
   createWorkload,
   deliver,
   eventually,
+  INJECTED_METADATA,
   isEvicted,
   podEvents,
   readPod,
@@ -194,27 +195,50 @@ describe('sidecar on real processes', { timeout: 900_000 }, () => {
     await eventually('evicted once Vault is back', async () => (isEvicted(await readPod(world, 'outage', nameOf(pod)), uidOf(pod)) ? true : undefined), 45_000, 500);
   });
 
-  test('a sidecar whose pod was replaced by a namesake: 409, revokes its token and exits 0, the namesake untouched', async () => {
+  test('a sidecar whose pod was replaced by a namesake: 410 PodGone, revokes its token and idles until SIGTERM, the namesake untouched', async () => {
     await createNamespace(world.cluster.kubeConfig, 'ghost');
     await createServiceAccount(world.cluster.kubeConfig, 'ghost', 'app');
     await world.cluster.vault?.client.write('auth/kubernetes/role/ghost', { bound_service_account_names: ['app'], bound_service_account_namespaces: ['ghost'], audience: 'vault', token_policies: ['app'], token_ttl: 3600 });
     const spec = { serviceAccountName: 'app', terminationGracePeriodSeconds: 2, containers: [{ name: 'app', image: 'registry.example/app:1' }] };
-    const first = await world.core.createNamespacedPod({ namespace: 'ghost', body: { metadata: { name: 'solo' }, spec } });
+    const first = await world.core.createNamespacedPod({ namespace: 'ghost', body: { metadata: { name: 'solo', ...INJECTED_METADATA }, spec } });
     const state = await deliver(world, first, [{ name: 'db', path: 'database/creds/short' }]);
     const user = await databaseUser(state);
     await world.core.deleteNamespacedPod({ namespace: 'ghost', name: 'solo' });
     await eventually('the first pod gone', async () => ((await readPod(world, 'ghost', 'solo')) === undefined ? true : undefined));
-    const second = await world.core.createNamespacedPod({ namespace: 'ghost', body: { metadata: { name: 'solo' }, spec } });
+    const second = await world.core.createNamespacedPod({ namespace: 'ghost', body: { metadata: { name: 'solo', ...INJECTED_METADATA }, spec } });
     const sidecar = run(world, first, state, { ownerKind: 'ReplicaSet' });
-    const status = await Promise.race([sidecar.proc.exited, sleep(60_000).then(() => undefined)]);
-    assert.deepEqual(status, { code: 0, signal: null }, await sidecar.raw());
-    const lines = await sidecar.lines();
-    assert.ok(lines.some((l) => l.status === 409 && /another pod: exiting/.test(String(l.msg))), 'answered 409');
-    assert.ok(lines.some(msg(/Vault token revoked/)));
+    const gone = await sidecar.waitFor('PodGone', (l) => l.status === 410 && l.answerReason === 'PodGone' && /gone .*idling until SIGTERM/.test(String(l.msg)), 60_000);
+    assert.ok(gone);
+    await sidecar.waitFor('token revoked', msg(/Vault token revoked/));
     await eventually('the PostgreSQL user dropped', async () => ((await roleExists(world, user)) ? undefined : true), 15_000);
+    // A restartPolicy: Always container that exits is restarted with a revoked token: it stays.
+    await sleep(3000);
+    assert.equal(sidecar.proc.exitStatus(), undefined, 'the sidecar idles instead of exiting');
+    assert.equal((await sidecar.lines()).filter((l) => l.status === 410).length, 1, 'asked once');
+    await sidecar.proc.stop(10_000);
+    assert.deepEqual(sidecar.proc.exitStatus(), { code: 0, signal: null });
+    assert.equal((await sidecar.lines()).filter(msg(/Vault token revoked|could not revoke/)).length, 1, 'SIGTERM does not revoke again');
     const now = await readPod(world, 'ghost', 'solo');
     assert.equal(now?.metadata?.uid, uidOf(second));
     assert.equal(now?.metadata?.deletionTimestamp, undefined);
+  });
+
+  test('a wrong VAULT_COURIER_SERVICE_URL answering a bare 404: retried and reported, never "gone", the token kept', async () => {
+    const [pod] = await createWorkload(world, { namespace: 'wrongurl', graceSeconds: 2 });
+    assert.ok(pod);
+    const state = await deliver(world, pod, [{ name: 'db', path: 'database/creds/short' }]);
+    const user = await databaseUser(state);
+    // The webhook's own HTTPS server under a path it does not serve: express's plain 404, no Status reason.
+    const serviceUrl = `${world.webhook.url.replace('localhost', '127.0.0.1').replace(/\/$/, '')}/not-vault-courier/`;
+    const sidecar = run(world, pod, state, { serviceUrl });
+    await eventually('two reported 404s', async () => ((await sidecar.lines()).filter((l) => l.status === 404 && /without a reason vault-courier sends/.test(String(l.msg))).length >= 2 ? true : undefined), 40_000);
+    const lines = await sidecar.lines();
+    assert.ok(lines.filter((l) => l.status === 404).every((l) => l.level === 'error'), 'reported as errors');
+    assert.ok(!lines.some(msg(/gone|Vault token revoked/)), 'never read as gone');
+    assert.equal(sidecar.proc.exitStatus(), undefined);
+    assert.equal(await roleExists(world, user), true, 'the credentials are alive');
+    assert.equal((await readPod(world, 'wrongurl', nameOf(pod)))?.metadata?.deletionTimestamp, undefined);
+    await sidecar.proc.stop(10_000);
   });
 
   test('rotate "false": a CredentialsExpiring Warning Event as expiry nears, never an eviction', async () => {

@@ -1,13 +1,18 @@
 /**
  * The sidecar's calls to the webhook's eviction endpoints, with its projected token.
- * Answers are returned as status + message; the caller decides what they mean.
+ * Answers are returned as they came (status, the Status body's reason and message,
+ * Retry-After); core's sidecarStep decides what they mean.
  */
 import { CourierError } from '@vault-courier/core/errors';
+import { parseRetryAfter, type ReceivedAnswer } from '@vault-courier/core/eviction-answers';
 import { NoAnswerError, requestJson } from './http-json.ts';
 
-export interface EndpointAnswer {
-  readonly status: number;
+export interface EndpointAnswer extends ReceivedAnswer {
   readonly message: string;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 export interface EndpointOptions {
@@ -25,8 +30,8 @@ export function createEndpointClient(options: EndpointOptions): PostEndpoint {
     const url = new URL(path.replace(/^\//, ''), base);
     try {
       const answer = await requestJson({ url, method: 'POST', headers: { authorization: `Bearer ${jwt}` }, body, caPem: options.caPem, timeoutMs: options.timeoutMs });
-      const message = (answer.body as { message?: unknown } | undefined)?.message;
-      return { status: answer.status, message: typeof message === 'string' ? message : '' };
+      const status = answer.body as { message?: unknown; reason?: unknown } | undefined;
+      return { status: answer.status, reason: text(status?.reason), message: (text(status?.message) ?? '').slice(0, 1000), retryAfterSeconds: parseRetryAfter(answer.retryAfter) };
     } catch (err) {
       const code = err instanceof NoAnswerError ? err.code : 'error';
       throw new CourierError('eviction', `the eviction endpoint ${url.origin}${url.pathname} did not answer (${code})`, { retryable: true, cause: { code } });

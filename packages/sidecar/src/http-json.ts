@@ -22,6 +22,8 @@ export interface JsonAnswer {
   readonly status: number;
   /** The parsed body, or undefined when it was empty or not JSON. */
   readonly body: unknown;
+  /** The `Retry-After` header, when the answer had one (the webhook's rate limit sends it). */
+  readonly retryAfter: string | undefined;
 }
 
 /** The request got no HTTP answer; only the socket error code is kept. */
@@ -64,7 +66,8 @@ export function requestJson(req: JsonRequest): Promise<JsonAnswer> {
           } catch {
             body = undefined;
           }
-          resolve({ status: res.statusCode ?? 0, body });
+          const retryAfter = res.headers['retry-after'];
+          resolve({ status: res.statusCode ?? 0, body, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined });
         });
         res.on('error', (err: NodeJS.ErrnoException) => reject(new NoAnswerError(err.code ?? 'ECONNRESET')));
       },

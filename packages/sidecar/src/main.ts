@@ -26,17 +26,21 @@ async function main(): Promise<void> {
     pod: { uid: config.podUid, terminationGracePeriodSeconds: config.gracePeriodSeconds },
     mode: rotationMode(config),
     vault: createVaultToken({ addr: config.vaultAddr, caPem: config.vaultCaPem, token: vaultTokenText.trim(), requestTimeoutMs: 5000 }),
-    // Generous: the API server retries a uid-precondition conflict for ~10 s before it answers 409.
+    // Generous: the API server retries PDB status conflicts for a while before it answers 409.
     post: createEndpointClient({ baseUrl: config.serviceUrl, caPem: config.serviceCaPem, timeoutMs: 30_000 }),
     readEvictJwt: async () => (await readFile(config.evictJwtPath, 'utf8')).trim(),
     logger: log.child({ namespace: config.podNamespace, pod: config.podName, uid: config.podUid }),
-    exit: (code) => process.exit(code),
   });
 
+  // A native sidecar (restartPolicy: Always) runs until the kubelet's SIGTERM, even with
+  // nothing left to do (its pod gone, its token revoked): an exit would only be restarted.
+  // The sidecar's own timers stop then, so this keeps the process alive.
+  const idle = setInterval(() => undefined, 3_600_000);
   let terminating = false;
   const terminate = (signal: string) => {
     if (terminating) return;
     terminating = true;
+    clearInterval(idle);
     log.info({ signal }, 'terminating: revoking the Vault token');
     void sidecar.shutdown().finally(() => process.exit(0));
   };

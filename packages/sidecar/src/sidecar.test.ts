@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createLogger, MANIFEST_VERSION, type LeaseManifest, type SecretLease } from '@vault-courier/core';
-import { createSidecar, type Clock, type SidecarDeps } from './sidecar.ts';
+import { createSidecar, SLEEP_CAP_MS, type Clock, type SidecarDeps } from './sidecar.ts';
 import type { EndpointAnswer } from './endpoint.ts';
 import type { RenewResult, TokenInfo, VaultToken } from './vault-token.ts';
 import { CourierError } from '@vault-courier/core';
@@ -16,7 +16,7 @@ function flush(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-function manualClock(start: number): Clock & { advanceTo(t: number): Promise<void>; advance(ms: number): Promise<void> } {
+function manualClock(start: number): Clock & { advanceTo(t: number): Promise<void>; advance(ms: number): Promise<void>; jump(ms: number): void } {
   let now = start;
   let id = 0;
   const timers = new Map<number, { at: number; fn: () => void }>();
@@ -42,6 +42,14 @@ function manualClock(start: number): Clock & { advanceTo(t: number): Promise<voi
       for (let i = 0; i < 10; i++) await flush();
     },
     advance: (ms: number) => clock.advanceTo(now + ms),
+    /**
+     * The wall clock steps forward while no time elapses for the timers (a suspended VM,
+     * an NTP step): pending timers fire as late as they were set, in elapsed time.
+     */
+    jump(ms: number) {
+      now += ms;
+      for (const t of timers.values()) t.at += ms;
+    },
   };
   return clock;
 }
@@ -49,6 +57,15 @@ function manualClock(start: number): Clock & { advanceTo(t: number): Promise<voi
 function secret(name: string, ttl: number): SecretLease {
   return { name, path: `database/creds/${name}`, leaseId: ttl ? `database/creds/${name}/x` : '', leaseDurationSeconds: ttl, renewable: ttl > 0, issuedAtMs: T0 };
 }
+
+/** An answer as the endpoint client returns it. */
+function ans(status: number, reason?: string, retryAfterSeconds?: number): EndpointAnswer {
+  return { status, reason, message: reason ?? 'not found', retryAfterSeconds };
+}
+
+const ACCEPTED = ans(201, 'Evicted');
+/** Not a fresh literal: whatever else config.ts's evict mode carries, this one is the default. */
+const EVICT = { mode: 'evict', why: 'a ReplicaSet owns the pod' } as const;
 
 function manifest(secrets: SecretLease[], token = { ttlSeconds: 3600, renewable: true }): LeaseManifest {
   return { version: MANIFEST_VERSION, token: { accessor: 'acc', issuedAtMs: T0, ...token }, secrets };
@@ -59,7 +76,7 @@ interface Harness {
   posts: { path: string; jwt: string; body: Record<string, unknown>; at: number }[];
   renewals: number[];
   revokes: number;
-  exits: number[];
+  delays: number[];
   lines: () => Record<string, unknown>[];
   raw: () => string;
   sidecar: ReturnType<typeof createSidecar>;
@@ -67,7 +84,7 @@ interface Harness {
 
 /**
  * The sidecar with a fault injector around it: Vault's renew/lookup/revoke and the
- * endpoint's answers (429, 503, 404, 409, unreachable) come from the test, on a manual
+ * endpoint's answers (429, 503, 410, 409, a foreign 404, unreachable) come from the test, on a manual
  * clock, because neither the real Vault nor the API server produces them on cue. The
  * sidecar against the real parts: test/integration/sidecar.test.ts.
  */
@@ -87,7 +104,7 @@ function harness(options: {
     posts: [],
     renewals: [],
     revokes: 0,
-    exits: [],
+    delays: [],
     lines: () => chunks.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
     raw: () => chunks.join(''),
   };
@@ -110,19 +127,21 @@ function harness(options: {
   const sidecar = createSidecar({
     manifest: options.manifest,
     pod: { uid: UID, terminationGracePeriodSeconds: GRACE },
-    mode: options.mode ?? { mode: 'evict' },
+    mode: options.mode ?? EVICT,
     vault,
     post: async (path, jwt, body) => {
       h.posts.push({ path, jwt, body, at: clock.now() });
-      const a = options.answers?.(path, h.posts.length - 1) ?? { status: 201, message: 'ok' };
+      const a = options.answers?.(path, h.posts.length - 1) ?? (path === '/evict' ? ACCEPTED : ans(201, 'Warned'));
       if (a instanceof Error) throw a;
       return a;
     },
     readEvictJwt: async () => JWT_CANARY,
     logger,
-    clock,
+    clock: {
+      ...clock,
+      setTimer: (fn, ms) => (h.delays.push(ms), clock.setTimer(fn, ms)),
+    },
     random: () => 0.5,
-    exit: (code) => h.exits.push(code),
   });
   h.sidecar = sidecar;
   return h as Harness;
@@ -155,7 +174,7 @@ test('asks for eviction once at the deadline, with the projected token, then wai
 });
 
 test('a PDB that blocks: retries with growing, capped backoff and a log line each time, until accepted', async () => {
-  const h = harness({ manifest: manifest([secret('db', 300)]), answers: (_p, n) => (n < 6 ? { status: 429, message: 'Cannot evict pod as it would violate the pod\'s disruption budget.' } : { status: 201, message: 'ok' }) });
+  const h = harness({ manifest: manifest([secret('db', 300)]), answers: (_p, n) => (n < 6 ? ans(429, 'DisruptionBudget', 10) : ACCEPTED) });
   await h.sidecar.start();
   await h.clock.advanceTo(deadlineOf(h) + 600_000);
   assert.equal(h.posts.length, 7);
@@ -165,27 +184,62 @@ test('a PDB that blocks: retries with growing, capped backoff and a log line eac
   assert.equal(h.lines().filter((l) => /eviction blocked/.test(String(l.msg))).length, 6);
 });
 
-for (const status of [404, 409]) {
-  test(`answer ${status}: revokes the token and exits 0`, async () => {
-    const h = harness({ manifest: manifest([secret('db', 30)]), answers: () => ({ status, message: 'gone' }) });
+test('410 PodGone: revokes the token once and idles until SIGTERM, never asking again, never exiting', async () => {
+  const h = harness({ manifest: manifest([secret('db', 30)]), answers: () => ans(410, 'PodGone') });
+  await h.sidecar.start();
+  await h.clock.advance(60_000);
+  assert.equal(h.posts.length, 1);
+  assert.equal(h.revokes, 1);
+  assert.ok(h.lines().some((l) => /gone .*idling until SIGTERM/.test(String(l.msg))));
+  await h.clock.advance(3_600_000);
+  assert.equal(h.posts.length, 1, 'nothing more to ask');
+  await h.sidecar.shutdown();
+  assert.equal(h.revokes, 1, 'SIGTERM does not revoke again');
+});
+
+const notGone: { name: string; answer: EndpointAnswer; message: RegExp; level: string }[] = [
+  { name: 'a bare 404 from a foreign server', answer: ans(404), message: /answered 404 without a reason vault-courier sends \(is VAULT_COURIER_SERVICE_URL the webhook\?\)/, level: 'error' },
+  { name: "the API server's NotFound Status relayed by something else", answer: ans(404, 'NotFound'), message: /answered 404 without a reason/, level: 'error' },
+  { name: 'a PDB-conflict 409 for the same pod', answer: ans(409, 'EvictionConflict'), message: /could not settle the PodDisruptionBudget update \(409\)/, level: 'warn' },
+  { name: 'a 403 NotInjected', answer: ans(403, 'NotInjected'), message: /refused \(NotInjected\): retrying, but this needs a fix/, level: 'error' },
+];
+
+for (const row of notGone) {
+  test(`never "gone" on ${row.name}: retried and reported, the token kept`, async () => {
+    const h = harness({ manifest: manifest([secret('db', 30)]), answers: (_p, n) => (n < 2 ? row.answer : ACCEPTED) });
     await h.sidecar.start();
     await h.clock.advance(60_000);
-    assert.equal(h.posts.length, 1);
-    assert.deepEqual(h.exits, [0]);
-    assert.equal(h.revokes, 1);
+    assert.equal(h.posts.length, 3, 'retried until accepted');
+    assert.equal(h.revokes, 0, 'the token is not revoked');
+    const reported = h.lines().filter((l) => row.message.test(String(l.msg)));
+    assert.equal(reported.length, 2);
+    assert.equal(reported[0]?.level, row.level);
   });
 }
+
+test("the webhook's rate limit: waits exactly its Retry-After, logged apart from a PDB 429", async () => {
+  const h = harness({ manifest: manifest([secret('db', 30)]), answers: (_p, n) => (n === 0 ? ans(429, 'RateLimited', 7) : n === 1 ? ans(429, 'DisruptionBudget', 10) : ACCEPTED) });
+  await h.sidecar.start();
+  await h.clock.advance(60_000);
+  assert.equal(h.posts.length, 3);
+  assert.equal((h.posts[1]?.at ?? 0) - (h.posts[0]?.at ?? 0), 7000, 'Retry-After honoured');
+  assert.equal((h.posts[2]?.at ?? 0) - (h.posts[1]?.at ?? 0), 1500, 'a PDB 429 backs off on its own schedule');
+  const limited = h.lines().filter((l) => /rate-limited this pod: retrying after its Retry-After/.test(String(l.msg)));
+  assert.equal(limited.length, 1);
+  assert.equal(limited[0]?.retryAfterMs, 7000);
+  assert.equal(h.lines().filter((l) => /eviction blocked \(a PodDisruptionBudget/.test(String(l.msg))).length, 1);
+});
 
 test('endpoint unreachable or 503: retried', async () => {
   const h = harness({
     manifest: manifest([secret('db', 30)]),
-    answers: (_p, n) => (n === 0 ? new CourierError('eviction', 'ECONNREFUSED', { retryable: true }) : n === 1 ? { status: 503, message: 'Vault sealed' } : { status: 201, message: 'ok' }),
+    answers: (_p, n) => (n === 0 ? new CourierError('eviction', 'ECONNREFUSED', { retryable: true }) : n === 1 ? ans(503, 'VaultUnavailable') : ACCEPTED),
   });
   await h.sidecar.start();
   await h.clock.advance(120_000);
   assert.equal(h.posts.length, 3);
   assert.ok(h.lines().some((l) => /cannot be reached/.test(String(l.msg))));
-  assert.ok(h.lines().some((l) => /answered 503/.test(String(l.msg))));
+  assert.ok(h.lines().some((l) => /will not evict while Vault cannot serve/.test(String(l.msg))));
 });
 
 test('renews the token at two thirds of its TTL while Vault extends it; KV only: never evicts', async () => {
@@ -282,21 +336,31 @@ test('restarted while Vault still extends the token: the renewal schedule resume
   assert.deepEqual(h.renewals.map((t) => t - T0), [800_000]);
 });
 
-test('a deadline months away is reached through timers Node can hold (past 2^31-1 ms setTimeout fires at once)', async () => {
-  const days = 86_400;
-  const h = harness({ manifest: manifest([secret('db', 90 * days)], { ttlSeconds: 90 * days, renewable: false }) });
-  const delays: number[] = [];
-  const setTimer = h.clock.setTimer.bind(h.clock);
-  h.clock.setTimer = (fn, ms) => {
-    delays.push(ms);
-    return setTimer(fn, ms);
-  };
+test('sleeps are capped: a wall-clock jump past the deadline during a long sleep is noticed within one cap', async () => {
+  // A 3 h lease: the deadline is about 2 h away, one long wait without the cap.
+  const h = harness({ manifest: manifest([secret('db', 3 * 3600)], { ttlSeconds: 3 * 3600, renewable: false }) });
   await h.sidecar.start();
   const at = deadlineOf(h);
-  assert.ok(at - T0 > 2 ** 31, `the deadline (${at - T0} ms away) must lie beyond one timer for this test to mean anything`);
+  await h.clock.advance(10_000);
+  assert.equal(h.posts.length, 0);
+  // The machine is suspended for 3 h: the wall clock is past the deadline, the timers are not.
+  h.clock.jump(3 * 3_600_000);
+  assert.ok(h.clock.now() > at);
+  await h.clock.advance(SLEEP_CAP_MS);
+  assert.equal(h.posts.length, 1, 'eviction asked for within one cap of the jump');
+  assert.ok(h.delays.every((ms) => ms <= SLEEP_CAP_MS), `a sleep of ${Math.max(...h.delays)} ms`);
+});
+
+test('a deadline months away is reached through capped sleeps', async () => {
+  const days = 86_400;
+  const h = harness({ manifest: manifest([secret('db', 90 * days)], { ttlSeconds: 90 * days, renewable: false }) });
+  await h.sidecar.start();
+  const at = deadlineOf(h);
+  // Far ahead without walking every minute: the wall clock steps, the pending sleep ends within a cap.
+  h.clock.jump(at - 1 - h.clock.now() - SLEEP_CAP_MS);
   await h.clock.advanceTo(at - 1);
   assert.equal(h.posts.length, 0, 'no eviction before the deadline');
   await h.clock.advanceTo(at);
   assert.equal(h.posts.length, 1, 'evicted at the deadline');
-  assert.ok(delays.length > 1 && delays.every((ms) => ms <= 2 ** 31 - 1), `a timer of ${Math.max(...delays)} ms would overflow and fire at once`);
+  assert.ok(h.delays.every((ms) => ms <= SLEEP_CAP_MS), `a sleep of ${Math.max(...h.delays)} ms`);
 });

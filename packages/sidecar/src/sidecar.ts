@@ -3,17 +3,24 @@
  * - keeps the Vault token alive: renew-self at two thirds of its TTL while Vault extends
  *   it; when Vault caps it (max TTL) the token becomes a lease like any other; while
  *   renewal fails, the token's current expiry is a hard limit (core's deadline());
- * - recomputes the deadline after every renewal and acts at it: POST /evict (429 → retry
- *   with capped backoff, 201 → wait for SIGTERM, 404/409 → revoke and exit 0, anything
- *   else → retry), or, for pods nothing would recreate, POST /expiry-warning once;
+ * - recomputes the deadline after every renewal and acts at it: POST /evict, or, for pods
+ *   nothing would recreate, POST /expiry-warning once. It acts only on an answer whose
+ *   Status reason is one of core's EVICTION_ANSWERS (sidecarStep): Evicted → wait for
+ *   SIGTERM; PodGone → revoke the token and idle until SIGTERM (exiting would only make the
+ *   kubelet restart a sidecar holding a revoked token); RateLimited → wait its Retry-After;
+ *   anything else, a bare 404 from a foreign server included → retry with capped backoff
+ *   and report, never "gone";
+ * - never sleeps longer than a minute before it reads the clock again, so a wall-clock
+ *   jump or a paused machine cannot carry the eviction past the deadline;
  * - on shutdown revokes the token (bounded), so its dynamic credentials die with the pod.
- * Time, timers, Vault and the endpoint are passed in: tests drive it with a fake clock.
+ * Time, timers, Vault and the endpoint are passed in: tests drive it with a manual clock.
  */
 import { backoffDelay, type BackoffOptions } from '@vault-courier/core/backoff';
 import { deadline, describeLease, type DeadlineOptions, type DeadlineResult, type TokenStatus } from '@vault-courier/core/deadline';
 import type { Logger } from '@vault-courier/core/logger';
 import type { LeaseManifest } from '@vault-courier/core/manifest';
 import { EVICT_AUDIENCE } from '@vault-courier/core/names';
+import { sidecarStep, type EvictionReason, type SidecarStep } from '@vault-courier/core/eviction-answers';
 import type { RotationMode } from './config.ts';
 import type { EndpointAnswer, PostEndpoint } from './endpoint.ts';
 import type { VaultToken } from './vault-token.ts';
@@ -58,8 +65,6 @@ export interface SidecarDeps {
   readonly logger: Logger;
   readonly clock?: Clock;
   readonly random?: () => number;
-  /** Called once the sidecar has nothing left to do (pod gone or replaced). */
-  readonly exit: (code: number) => void;
   readonly tuning?: Partial<Tuning>;
 }
 
@@ -86,8 +91,20 @@ type Action =
   | { readonly phase: 'retrying'; readonly attempt: number; readonly atMs: number }
   | { readonly phase: 'accepted' | 'warned' | 'done' };
 
-/** setTimeout's ceiling (~24.8 days); a longer wait wakes up once and re-evaluates. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * The longest sleep: timers count elapsed time, the deadline is wall-clock time. After a
+ * suspended VM or a clock step the sidecar re-reads the clock within this, not after a
+ * timer set hours ago. (Also far below setTimeout's 2^31-1 ms ceiling.)
+ */
+export const SLEEP_CAP_MS = 60_000;
+
+/** What a retried answer says in the log, by reason. */
+const RETRY_MESSAGES: Partial<Record<EvictionReason, string>> = {
+  DisruptionBudget: 'eviction blocked (a PodDisruptionBudget allows no disruption now): retrying',
+  EvictionConflict: 'the API server could not settle the PodDisruptionBudget update (409) while the pod is still there: retrying',
+  VaultUnavailable: 'the webhook will not evict while Vault cannot serve the replacement pod: retrying',
+  ClusterUnavailable: 'the webhook could not reach the Kubernetes API server: retrying',
+};
 
 export function createSidecar(deps: SidecarDeps): Sidecar {
   const clock = deps.clock ?? systemClock;
@@ -192,7 +209,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     }
   }
 
-  function retryLater(answer: string, level: 'warn' | 'info', extra: Record<string, unknown> = {}): void {
+  function retryLater(answer: string, level: 'error' | 'warn' | 'info', extra: Record<string, unknown> = {}): void {
     const attempt = action.phase === 'retrying' ? action.attempt + 1 : 0;
     const delay = backoffDelay(attempt, tuning.actionBackoff, random);
     action = { phase: 'retrying', attempt, atMs: clock.now() + delay };
@@ -208,41 +225,56 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     }
   }
 
+  /** PodGone: the token is worthless to any pod now; revoke it and wait for SIGTERM. */
+  async function podGone(fields: Record<string, unknown>): Promise<void> {
+    action = { phase: 'done' };
+    stopped = true;
+    clock.clearTimer(timer);
+    log.warn(fields, 'the pod this token is bound to is gone (deleted, or a namesake with another uid): revoking the Vault token and idling until SIGTERM');
+    await revoke();
+  }
+
+  /** Every answer that is not the end: how long to wait, and how loudly to say so. */
+  function retryFor(step: SidecarStep, endpoint: string, fields: Record<string, unknown>): void {
+    switch (step.action) {
+      case 'retry-after':
+        // Not a backoff step: the next backoff starts where it was (-1: the first step is 0).
+        action = { phase: 'retrying', attempt: action.phase === 'retrying' ? action.attempt : -1, atMs: clock.now() + step.delayMs };
+        log.info({ ...fields, retryAfterMs: step.delayMs }, `the ${endpoint} endpoint rate-limited this pod: retrying after its Retry-After`);
+        return;
+      case 'refused':
+        retryLater(`the ${endpoint} endpoint refused (${step.reason}): retrying, but this needs a fix (see the answer and the pod's Events)`, 'error', fields);
+        return;
+      case 'unknown':
+        retryLater(`the ${endpoint} endpoint answered ${String(fields.status)} without a reason vault-courier sends (is VAULT_COURIER_SERVICE_URL the webhook?): retrying`, 'error', fields);
+        return;
+      default:
+        retryLater(RETRY_MESSAGES[step.reason] ?? `the ${endpoint} endpoint answered ${step.reason}: retrying`, 'warn', fields);
+    }
+  }
+
   async function evict(due: Extract<DeadlineResult, { kind: 'at' }>): Promise<void> {
     const answer = await callEndpoint('/evict', { reason: `${describeLease(due.lease)} expires at ${new Date(due.expiresAtMs).toISOString()}` });
     if (answer === undefined) return;
-    const fields = { status: answer.status, answer: answer.message };
-    switch (answer.status) {
-      case 200:
-      case 201:
-        action = { phase: 'accepted' };
-        log.info(fields, 'eviction accepted: waiting for SIGTERM');
-        return;
-      case 404:
-      case 409:
-        action = { phase: 'done' };
-        stopped = true;
-        log.info(fields, answer.status === 404 ? 'the pod is already gone: exiting' : 'the pod with this name is another pod: exiting');
-        await revoke();
-        deps.exit(0);
-        return;
-      case 429:
-        retryLater('eviction blocked (a PodDisruptionBudget allows no disruption now): retrying', 'warn', fields);
-        return;
-      default:
-        retryLater(`the eviction endpoint answered ${answer.status}: retrying`, 'warn', fields);
-    }
+    const step = sidecarStep(answer);
+    const fields = { status: answer.status, answerReason: answer.reason, answer: answer.message };
+    if (step.action === 'accepted') {
+      action = { phase: 'accepted' };
+      log.info(fields, 'eviction accepted: waiting for SIGTERM');
+    } else if (step.action === 'gone') await podGone(fields);
+    else retryFor(step, 'eviction', fields);
   }
 
   async function warn(due: Extract<DeadlineResult, { kind: 'at' }>, why: string): Promise<void> {
     const answer = await callEndpoint('/expiry-warning', { expiresAt: new Date(due.expiresAtMs).toISOString(), lease: describeLease(due.lease), why });
     if (answer === undefined) return;
-    if (answer.status === 201 || answer.status === 200) {
+    const step = sidecarStep(answer);
+    const fields = { status: answer.status, answerReason: answer.reason, answer: answer.message };
+    if (step.action === 'warned') {
       action = { phase: 'warned' };
       log.warn({ expiresAt: new Date(due.expiresAtMs).toISOString(), why }, 'credentials expire soon and this pod is not rotated: Warning Event raised');
-      return;
-    }
-    retryLater(`the expiry-warning endpoint answered ${answer.status}: retrying`, 'warn', { status: answer.status, answer: answer.message });
+    } else if (step.action === 'gone') await podGone(fields);
+    else retryFor(step, 'expiry-warning', fields);
   }
 
   async function tick(): Promise<void> {
@@ -259,8 +291,8 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     if (stopped) return;
     clock.clearTimer(timer);
     const now = clock.now();
-    const next = Math.min(renews && token.status !== 'final' ? token.nextRenewAtMs : Infinity, actionAtMs(), now + MAX_TIMER_MS);
-    timer = clock.setTimer(wake, Math.max(0, Math.min(MAX_TIMER_MS, next - now)));
+    const next = Math.min(renews && token.status !== 'final' ? token.nextRenewAtMs : Infinity, actionAtMs(), now + SLEEP_CAP_MS);
+    timer = clock.setTimer(wake, Math.max(0, Math.min(SLEEP_CAP_MS, next - now)));
   }
 
   function wake(): void {
