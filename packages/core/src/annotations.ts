@@ -3,7 +3,8 @@
  * returns every problem at once, each naming the annotation and the fix: a user with three
  * typos fixes them in one round trip, not three.
  */
-import { ANNOTATION_PREFIX, DEFAULT_MOUNT_PATH, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME, STATE_MOUNT_PATH, STATUS_INJECTED, TOKEN_MOUNT_PATH } from './names.ts';
+import { ANNOTATION_PREFIX, DEFAULT_MOUNT_PATH, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME, STATUS_INJECTED } from './names.ts';
+import { checkMountPath, checkRole, checkVaultPath } from './validators.ts';
 import type { SecretFormat, SecretSpec } from './spec.ts';
 import { closest } from './did-you-mean.ts';
 
@@ -57,7 +58,6 @@ export interface ParseContext {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const ROLE = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
 const BOOLEAN_VALUES = ['true', 'false'] as const;
 
 export function isDnsLabel(value: string): boolean {
@@ -76,22 +76,14 @@ export function parseFormat(value: string): SecretFormat | undefined {
   return undefined;
 }
 
-function checkVaultPath(key: string, path: string): string | undefined {
-  if (path.trim() === '') return `${key} is empty; set it to the Vault path to read, e.g. "secret/data/app" or "database/creds/app"`;
-  if (/\s/.test(path)) return `${key} contains whitespace; a Vault path has none (e.g. "secret/data/app")`;
-  if (path.startsWith('/') || path.endsWith('/')) return `${key} must not start or end with "/"; write it as "secret/data/app"`;
-  if (path.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) return `${key} has an empty, "." or ".." segment; write the plain Vault path, e.g. "secret/data/app"`;
-  return undefined;
+function checkSecretPath(key: string, path: string): string | undefined {
+  const problem = checkVaultPath(path);
+  return problem === undefined ? undefined : `${key} ${problem}`;
 }
 
-function checkMountPath(path: string): string | undefined {
-  const key = ANNOTATIONS.mountPath;
-  if (!path.startsWith('/')) return `${key} must be an absolute path (starting with "/"), e.g. "${DEFAULT_MOUNT_PATH}"; got "${path}"`;
-  if (path === '/' || path.endsWith('/')) return `${key} must name a directory below "/" without a trailing "/", e.g. "${DEFAULT_MOUNT_PATH}"`;
-  if (path.split('/').slice(1).some((segment) => segment === '' || segment === '.' || segment === '..')) return `${key} must be a normalized path (no "//", "." or ".." segments), e.g. "${DEFAULT_MOUNT_PATH}"`;
-  const reserved = [STATE_MOUNT_PATH, TOKEN_MOUNT_PATH].find((r) => path === r || r.startsWith(`${path}/`) || path.startsWith(`${r}/`));
-  if (reserved !== undefined) return `${key} "${path}" overlaps ${reserved}, which vault-courier uses itself; choose another directory, e.g. "${DEFAULT_MOUNT_PATH}"`;
-  return undefined;
+function checkMountPathAnnotation(path: string): string | undefined {
+  const problem = checkMountPath(path);
+  return problem === undefined ? undefined : `${ANNOTATIONS.mountPath} ${problem}`;
 }
 
 function checkBoolean(key: string, value: string): string | undefined {
@@ -156,7 +148,7 @@ function parseSecrets(collected: Collected, errors: AnnotationError[]): SecretSp
       errors.push({ annotation: key, message: `${key}: "${name}" is not a valid file name: use a DNS label (lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters)${hint}` });
       continue;
     }
-    const pathError = checkVaultPath(key, path);
+    const pathError = checkSecretPath(key, path);
     if (pathError !== undefined) errors.push({ annotation: key, message: pathError });
     const formatValue = collected.formats.get(name) ?? 'json';
     const format = parseFormat(formatValue);
@@ -181,7 +173,8 @@ function parseRole(collected: Collected, context: ParseContext): string | undefi
   const role = collected.others.get(ANNOTATIONS.role) ?? context.defaultRole ?? '';
   // A pod that declares no secret needs no role: it is left untouched.
   if (role === '' && collected.secrets.size > 0) return `${ANNOTATIONS.role} is required: name the Vault role to log in with (the webhook has no VAULT_COURIER_DEFAULT_ROLE)`;
-  if (role !== '' && !ROLE.test(role)) return `${ANNOTATIONS.role} "${role}" is not a Vault role name (letters, digits, "_", ".", "@", "-")`;
+  const problem = role === '' ? undefined : checkRole(role);
+  if (problem !== undefined) return `${ANNOTATIONS.role} ${problem}`;
   return undefined;
 }
 
@@ -203,7 +196,7 @@ function parseOthers(collected: Collected, context: ParseContext, errors: Annota
   const rotate = collected.others.get(ANNOTATIONS.rotate) ?? 'true';
   const checks: [string, string | undefined][] = [
     [ANNOTATIONS.role, parseRole(collected, context)],
-    [ANNOTATIONS.mountPath, checkMountPath(mountPath)],
+    [ANNOTATIONS.mountPath, checkMountPathAnnotation(mountPath)],
     [ANNOTATIONS.containers, parsedContainers.error],
     [ANNOTATIONS.rotate, checkBoolean(ANNOTATIONS.rotate, rotate)],
     ...checkFlags(collected),

@@ -43,16 +43,34 @@ test('every missing variable is named at once', () => {
 const bad: [string, Record<string, string>, RegExp][] = [
   ['listen without a port', { VAULT_COURIER_LISTEN: '8443' }, /VAULT_COURIER_LISTEN: "8443" is not \[host\]:port/],
   ['port out of range', { VAULT_COURIER_METRICS_LISTEN: ':70000' }, /VAULT_COURIER_METRICS_LISTEN/],
-  ['vault addr not a URL', { VAULT_COURIER_VAULT_ADDR: 'vault:8200' }, /VAULT_COURIER_VAULT_ADDR: "vault:8200" is not a https: or http: URL/],
-  ['service URL over plain HTTP', { VAULT_COURIER_SERVICE_URL: 'http://x' }, /VAULT_COURIER_SERVICE_URL: "http:\/\/x" is not a https: URL/],
+  ['vault addr not a URL', { VAULT_COURIER_VAULT_ADDR: 'vault:8200' }, /VAULT_COURIER_VAULT_ADDR: "vault:8200" is not a URL/],
+  ['service URL over plain HTTP', { VAULT_COURIER_SERVICE_URL: 'http://x' }, /VAULT_COURIER_SERVICE_URL: "http:\/\/x" is not an https:\/\/ URL/],
   ['auth path with a slash', { VAULT_COURIER_AUTH_PATH: '/auth/kubernetes' }, /VAULT_COURIER_AUTH_PATH/],
   ['resources not JSON', { VAULT_COURIER_SIDECAR_RESOURCES: 'cpu=1' }, /VAULT_COURIER_SIDECAR_RESOURCES: must be JSON/],
   ['resources with a bad quantity', { VAULT_COURIER_INIT_RESOURCES: '{"requests":{"cpu":"lots"}}' }, /VAULT_COURIER_INIT_RESOURCES/],
   ['log level', { VAULT_COURIER_LOG_LEVEL: 'loud' }, /VAULT_COURIER_LOG_LEVEL: "loud"/],
+  // What init or the sidecar would refuse in every injected pod (the old parser accepted each).
+  ['auth path init refuses', { VAULT_COURIER_AUTH_PATH: 'kubernetes' }, /VAULT_COURIER_AUTH_PATH: "kubernetes" is not an auth mount path.*did you mean "auth\/kubernetes"\?/],
+  ['vault addr with a query', { VAULT_COURIER_VAULT_ADDR: 'https://vault:8200?ns=a' }, /VAULT_COURIER_VAULT_ADDR: must not carry a query/],
+  ['vault addr with credentials', { VAULT_COURIER_VAULT_ADDR: 'https://u:p@vault:8200' }, /VAULT_COURIER_VAULT_ADDR: must not carry a user or password/],
+  ['service URL with a fragment', { VAULT_COURIER_SERVICE_URL: 'https://svc#x' }, /VAULT_COURIER_SERVICE_URL: must not carry a query/],
+  ['default role init refuses', { VAULT_COURIER_DEFAULT_ROLE: 'my role' }, /VAULT_COURIER_DEFAULT_ROLE: "my role" is not a Vault role name/],
+  ['init image the kubelet cannot pull', { VAULT_COURIER_INIT_IMAGE: 'Registry/Init:1 ' + 'x' }, /VAULT_COURIER_INIT_IMAGE: .* is not an image reference/],
+  ['sidecar image with a space', { VAULT_COURIER_SIDECAR_IMAGE: 'sidecar 1' }, /VAULT_COURIER_SIDECAR_IMAGE/],
+  ['request over limit', { VAULT_COURIER_SIDECAR_RESOURCES: '{"requests":{"memory":"256Mi"},"limits":{"memory":"128Mi"}}' }, /VAULT_COURIER_SIDECAR_RESOURCES: requests\.memory 256Mi is more than limits\.memory 128Mi/],
+  ['evict owner kinds with a version', { VAULT_COURIER_EVICT_OWNER_KINDS: 'argoproj.io/v1alpha1/Rollout' }, /VAULT_COURIER_EVICT_OWNER_KINDS: .*without the version/],
 ];
 for (const [name, env, pattern] of bad) {
   test(`refused: ${name}`, () => assert.match(problemsOf({ ...minimal, ...env }), pattern));
 }
+
+test('VAULT_COURIER_EVICT_OWNER_KINDS: Kind or group/Kind, default none', () => {
+  assert.deepEqual(parseConfig(minimal).evictOwnerKinds, []);
+  assert.deepEqual(parseConfig({ ...minimal, VAULT_COURIER_EVICT_OWNER_KINDS: 'argoproj.io/Rollout,CloneSet' }).evictOwnerKinds, [
+    { group: 'argoproj.io', kind: 'Rollout' },
+    { group: undefined, kind: 'CloneSet' },
+  ]);
+});
 
 test('resources from JSON', () => {
   const config = parseConfig({ ...minimal, VAULT_COURIER_INIT_RESOURCES: '{"requests":{"cpu":"20m","memory":"64Mi"},"limits":{"memory":"96Mi"}}' });

@@ -5,8 +5,23 @@
  */
 import { CourierError } from './errors.ts';
 import { Problems, required, value, type Env } from './env.ts';
-import { isLogLevel, LOG_LEVEL_ENV, LOG_LEVELS, type LogLevel } from './logger.ts';
-import { DEFAULT_AUTH_PATH } from './init-config.ts';
+import { LOG_LEVEL_ENV, type LogLevel } from './logger.ts';
+import { EVICT_OWNER_KINDS_ENV, parseOwnerKinds, type OwnerKind } from './rotation-policy.ts';
+import type { InjectionConfig } from './containers.ts';
+import {
+  checkAuthPath,
+  checkCaPem,
+  checkImage,
+  checkLogLevel,
+  checkRole,
+  checkServiceUrl,
+  checkVaultAddr,
+  DEFAULT_AUTH_PATH,
+  parseResources,
+  SERVICE_URL_EXAMPLE,
+  VAULT_ADDR_EXAMPLE,
+  withoutTrailingSlash,
+} from './validators.ts';
 
 export interface ListenAddress {
   /** Undefined: every interface. */
@@ -37,6 +52,8 @@ export interface WebhookConfig {
   readonly initResources: Resources;
   readonly sidecarResources: Resources;
   readonly logLevel: LogLevel;
+  /** Controller kinds evicted besides ReplicaSet, StatefulSet, DaemonSet, ReplicationController. */
+  readonly evictOwnerKinds: readonly OwnerKind[];
 }
 
 /** The variables, by the name the chart and the README use. */
@@ -56,6 +73,7 @@ export const CONFIG_ENV = {
   initResources: 'VAULT_COURIER_INIT_RESOURCES',
   sidecarResources: 'VAULT_COURIER_SIDECAR_RESOURCES',
   logLevel: LOG_LEVEL_ENV,
+  evictOwnerKinds: EVICT_OWNER_KINDS_ENV,
 } as const;
 
 /**
@@ -65,8 +83,6 @@ export const CONFIG_ENV = {
  */
 export const DEFAULT_INIT_RESOURCES: Resources = Object.freeze({ requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '160Mi' } });
 export const DEFAULT_SIDECAR_RESOURCES: Resources = Object.freeze({ requests: { cpu: '5m', memory: '80Mi' }, limits: { memory: '128Mi' } });
-
-const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
 
 /** `[host]:port`, `host:port` or `[::1]:port`; port 0 asks the system for a free port. */
 export function parseListen(text: string): ListenAddress | undefined {
@@ -85,74 +101,96 @@ function listen(env: Env, name: string, fallback: string, problems: Problems): L
   return parsed ?? { host: undefined, port: 0 };
 }
 
-function url(env: Env, name: string, problems: Problems, protocols: readonly string[], example: string): string {
-  const text = required(env, name, problems, `e.g. ${example}`);
+/** A required value, checked by the validator the injected containers use too. */
+function checked(env: Env, name: string, problems: Problems, hint: string, check: (text: string) => string | undefined): string {
+  const text = required(env, name, problems, hint);
   if (text === '') return '';
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(text);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || !protocols.includes(parsed.protocol)) {
-    problems.add(name, `"${text}" is not a ${protocols.join(' or ')} URL (e.g. ${example})`);
-    return '';
-  }
-  // Paths are appended to it (`${url}/evict`): one canonical form without a trailing slash.
-  return text.replace(/\/+$/, '');
+  const problem = check(text);
+  if (problem !== undefined) problems.add(name, problem);
+  return problem === undefined ? text : '';
+}
+
+function optionalChecked(env: Env, name: string, problems: Problems, check: (text: string) => string | undefined): string | undefined {
+  const text = value(env, name);
+  const problem = text === undefined ? undefined : check(text);
+  if (problem !== undefined) problems.add(name, problem);
+  return problem === undefined ? text : undefined;
 }
 
 function resources(env: Env, name: string, fallback: Resources, problems: Problems): Resources {
   const text = value(env, name);
   if (text === undefined) return fallback;
-  const bad = (): Resources => {
-    problems.add(name, `must be JSON like {"requests":{"cpu":"10m","memory":"64Mi"},"limits":{"memory":"128Mi"}}; got ${JSON.stringify(text)}`);
-    return fallback;
-  };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return bad();
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return bad();
-  const entries = Object.entries(parsed);
-  const valid = entries.every(
-    ([section, quantities]) =>
-      (section === 'requests' || section === 'limits') &&
-      typeof quantities === 'object' &&
-      quantities !== null &&
-      Object.entries(quantities).every(([resource, q]) => (resource === 'cpu' || resource === 'memory' || resource === 'ephemeral-storage') && typeof q === 'string' && QUANTITY.test(q)),
-  );
-  return valid ? Object.freeze(parsed as Resources) : bad();
+  const parsed = parseResources(text);
+  if ('problem' in parsed) problems.add(name, parsed.problem);
+  return 'resources' in parsed ? parsed.resources : fallback;
+}
+
+function ownerKinds(env: Env, problems: Problems): readonly OwnerKind[] {
+  const parsed = parseOwnerKinds(value(env, CONFIG_ENV.evictOwnerKinds) ?? '');
+  if ('problem' in parsed) problems.add(CONFIG_ENV.evictOwnerKinds, parsed.problem);
+  return 'kinds' in parsed ? parsed.kinds : [];
 }
 
 /** Parses the webhook's environment; throws CourierError('config') listing every problem. */
 export function parseConfig(env: Env): WebhookConfig {
   const problems = new Problems();
-  const authPath = value(env, CONFIG_ENV.authPath) ?? DEFAULT_AUTH_PATH;
-  if (authPath.startsWith('/') || authPath.endsWith('/')) problems.add(CONFIG_ENV.authPath, `"${authPath}" must not start or end with "/" (e.g. "auth/kubernetes")`);
-  const logLevel = value(env, CONFIG_ENV.logLevel) ?? 'info';
-  if (!isLogLevel(logLevel)) problems.add(CONFIG_ENV.logLevel, `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const authPath = optionalChecked(env, CONFIG_ENV.authPath, problems, checkAuthPath) ?? DEFAULT_AUTH_PATH;
+  const logLevel = (optionalChecked(env, CONFIG_ENV.logLevel, problems, checkLogLevel) ?? 'info') as LogLevel;
   const config: WebhookConfig = {
     listen: listen(env, CONFIG_ENV.listen, ':8443', problems),
     tlsCertFile: required(env, CONFIG_ENV.tlsCert, problems, 'path of the PEM certificate the webhook serves'),
     tlsKeyFile: required(env, CONFIG_ENV.tlsKey, problems, 'path of the PEM private key of that certificate'),
     metricsListen: listen(env, CONFIG_ENV.metricsListen, ':9090', problems),
-    vaultAddr: url(env, CONFIG_ENV.vaultAddr, problems, ['https:', 'http:'], 'https://vault.vault.svc:8200'),
+    vaultAddr: withoutTrailingSlash(checked(env, CONFIG_ENV.vaultAddr, problems, `e.g. ${VAULT_ADDR_EXAMPLE}`, checkVaultAddr)),
     vaultCaCertFile: value(env, CONFIG_ENV.vaultCaCert),
     authPath,
-    defaultRole: value(env, CONFIG_ENV.defaultRole),
-    initImage: required(env, CONFIG_ENV.initImage, problems, 'image of the injected init container'),
-    sidecarImage: required(env, CONFIG_ENV.sidecarImage, problems, 'image of the injected sidecar'),
-    serviceUrl: url(env, CONFIG_ENV.serviceUrl, problems, ['https:'], 'https://vault-courier.vault-courier.svc:443'),
+    defaultRole: optionalChecked(env, CONFIG_ENV.defaultRole, problems, checkRole),
+    initImage: checked(env, CONFIG_ENV.initImage, problems, 'image of the injected init container', checkImage),
+    sidecarImage: checked(env, CONFIG_ENV.sidecarImage, problems, 'image of the injected sidecar', checkImage),
+    // Paths are appended to it (`${url}/evict`): one canonical form without a trailing slash.
+    serviceUrl: withoutTrailingSlash(checked(env, CONFIG_ENV.serviceUrl, problems, `e.g. ${SERVICE_URL_EXAMPLE}`, checkServiceUrl)),
     serviceCaCertFile: value(env, CONFIG_ENV.serviceCaCert),
     initResources: resources(env, CONFIG_ENV.initResources, DEFAULT_INIT_RESOURCES, problems),
     sidecarResources: resources(env, CONFIG_ENV.sidecarResources, DEFAULT_SIDECAR_RESOURCES, problems),
-    logLevel: isLogLevel(logLevel) ? logLevel : 'info',
+    logLevel,
+    evictOwnerKinds: ownerKinds(env, problems),
   };
   if (problems.list.length > 0) {
     throw new CourierError('config', `invalid configuration:\n  ${problems.list.join('\n  ')}`);
   }
   return Object.freeze(config);
+}
+
+/** One problem of an InjectionConfig: the field, the webhook variable it comes from, and what is wrong. */
+export interface InjectionProblem {
+  readonly field: keyof InjectionConfig;
+  readonly variable: string;
+  readonly problem: string;
+}
+
+const INJECTION_CHECKS: readonly [keyof InjectionConfig, string, (text: string) => string | undefined][] = [
+  ['vaultAddr', CONFIG_ENV.vaultAddr, checkVaultAddr],
+  ['vaultCaPem', CONFIG_ENV.vaultCaCert, checkCaPem],
+  ['authPath', CONFIG_ENV.authPath, checkAuthPath],
+  ['defaultRole', CONFIG_ENV.defaultRole, checkRole],
+  ['initImage', CONFIG_ENV.initImage, checkImage],
+  ['sidecarImage', CONFIG_ENV.sidecarImage, checkImage],
+  ['serviceUrl', CONFIG_ENV.serviceUrl, checkServiceUrl],
+  ['serviceCaPem', CONFIG_ENV.serviceCaCert, checkCaPem],
+];
+
+/**
+ * What the admission path hands to the injected containers, held to the validators those
+ * containers apply: the CA files' text (read after parseConfig) included. Empty when every
+ * injected pod's init container and sidecar will accept their environment.
+ */
+export function checkInjectionConfig(config: InjectionConfig): InjectionProblem[] {
+  const problems: InjectionProblem[] = [];
+  for (const [field, variable, check] of INJECTION_CHECKS) {
+    const text = config[field];
+    if (typeof text !== 'string') continue;
+    const problem = check(text);
+    if (problem !== undefined) problems.push({ field, variable, problem: field.endsWith('Pem') ? `the file ${problem}` : problem });
+  }
+  return problems;
 }

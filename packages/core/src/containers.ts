@@ -1,14 +1,16 @@
 /**
  * Pure builders for what the webhook adds to a pod: the init container, the native
- * sidecar, and the three volumes. The environment written here is the contract read by
+ * sidecar, and the four volumes. The environment written here is the contract read by
  * packages/init and packages/sidecar (INJECTED_ENV in names.ts).
  */
 import type { V1Container, V1EnvVar, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { InjectionSpec } from './annotations.ts';
 import type { Resources } from './config.ts';
+import { decideRotation, type OwnerKind } from './rotation-policy.ts';
 import {
   EVICT_AUDIENCE,
   EVICT_JWT_FILE,
+  EVICT_TOKEN_VOLUME,
   INIT_CONTAINER_NAME,
   INJECTED_ENV,
   SECRETS_VOLUME,
@@ -35,12 +37,20 @@ export interface InjectionConfig {
   readonly serviceCaPem: string | undefined;
   readonly initResources: Resources;
   readonly sidecarResources: Resources;
+  /**
+   * Controller kinds evicted besides the built-in ones (VAULT_COURIER_EVICT_OWNER_KINDS).
+   * Optional so that a caller building this from an older WebhookConfig still compiles:
+   * absent means none.
+   */
+  readonly evictOwnerKinds?: readonly OwnerKind[];
 }
 
 /** Facts about the pod the injected containers need and cannot read themselves. */
 export interface PodFacts {
   /** Kind of the controller ownerReference, '' when none. */
   readonly ownerKind: string;
+  /** Its apiVersion (`apps/v1`), '' when none. */
+  readonly ownerApiVersion: string;
   readonly gracePeriodSeconds: number;
   /**
    * The pod-level non-root uid/gid when the pod sets one, else the images' own user: the
@@ -78,19 +88,21 @@ export function injectedSecurityContext(facts: PodFacts): V1SecurityContext {
   };
 }
 
+function tokenVolume(name: string, audience: string, path: string): V1Volume {
+  return { name, projected: { sources: [{ serviceAccountToken: { audience, path, expirationSeconds: TOKEN_EXPIRATION_SECONDS } }] } };
+}
+
+/**
+ * Each injected container gets only the token audience it uses: the init container logs
+ * in to Vault (`vault`), the sidecar presents its token to the webhook (`vault-courier`)
+ * and talks to Vault with the Vault token init left in the state volume, never with a JWT.
+ */
 export function buildVolumes(): V1Volume[] {
   return [
     { name: SECRETS_VOLUME, emptyDir: { medium: 'Memory' } },
     { name: STATE_VOLUME, emptyDir: { medium: 'Memory' } },
-    {
-      name: TOKEN_VOLUME,
-      projected: {
-        sources: [
-          { serviceAccountToken: { audience: VAULT_AUDIENCE, path: VAULT_JWT_FILE, expirationSeconds: TOKEN_EXPIRATION_SECONDS } },
-          { serviceAccountToken: { audience: EVICT_AUDIENCE, path: EVICT_JWT_FILE, expirationSeconds: TOKEN_EXPIRATION_SECONDS } },
-        ],
-      },
-    },
+    tokenVolume(TOKEN_VOLUME, VAULT_AUDIENCE, VAULT_JWT_FILE),
+    tokenVolume(EVICT_TOKEN_VOLUME, EVICT_AUDIENCE, EVICT_JWT_FILE),
   ];
 }
 
@@ -103,8 +115,18 @@ function fieldEnv(name: string, fieldPath: string): V1EnvVar {
   return { name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } };
 }
 
-/** The same environment for init and sidecar: one contract, one place that writes it. */
-export function buildInjectedEnv(spec: InjectionSpec, config: InjectionConfig, facts: PodFacts): V1EnvVar[] {
+export type InjectedContainer = 'init' | 'sidecar';
+
+/**
+ * The environment of init and sidecar: one contract, one place that writes it. The two
+ * differ only in the token file each one has (buildVolumes).
+ */
+export function buildInjectedEnv(spec: InjectionSpec, config: InjectionConfig, facts: PodFacts, container: InjectedContainer): V1EnvVar[] {
+  const rotation = decideRotation({
+    rotate: spec.rotate,
+    owner: facts.ownerKind === '' ? undefined : { apiVersion: facts.ownerApiVersion, kind: facts.ownerKind },
+    evictOwnerKinds: config.evictOwnerKinds ?? [],
+  });
   const env: V1EnvVar[] = [
     { name: INJECTED_ENV.vaultAddr, value: config.vaultAddr },
     { name: INJECTED_ENV.authPath, value: config.authPath },
@@ -112,8 +134,9 @@ export function buildInjectedEnv(spec: InjectionSpec, config: InjectionConfig, f
     { name: INJECTED_ENV.secrets, value: JSON.stringify(spec.secrets) },
     { name: INJECTED_ENV.secretsDir, value: spec.mountPath },
     { name: INJECTED_ENV.stateDir, value: STATE_MOUNT_PATH },
-    { name: INJECTED_ENV.vaultJwtPath, value: `${TOKEN_MOUNT_PATH}/${VAULT_JWT_FILE}` },
-    { name: INJECTED_ENV.evictJwtPath, value: `${TOKEN_MOUNT_PATH}/${EVICT_JWT_FILE}` },
+    container === 'init'
+      ? { name: INJECTED_ENV.vaultJwtPath, value: `${TOKEN_MOUNT_PATH}/${VAULT_JWT_FILE}` }
+      : { name: INJECTED_ENV.evictJwtPath, value: `${TOKEN_MOUNT_PATH}/${EVICT_JWT_FILE}` },
     // The name and uid are not known at admission (generateName, uid assigned later):
     // the kubelet resolves them when the container starts.
     fieldEnv(INJECTED_ENV.podName, 'metadata.name'),
@@ -121,7 +144,8 @@ export function buildInjectedEnv(spec: InjectionSpec, config: InjectionConfig, f
     fieldEnv(INJECTED_ENV.podUid, 'metadata.uid'),
     { name: INJECTED_ENV.serviceUrl, value: config.serviceUrl },
     { name: INJECTED_ENV.ownerKind, value: facts.ownerKind },
-    { name: INJECTED_ENV.rotate, value: String(spec.rotate) },
+    { name: INJECTED_ENV.rotate, value: String(rotation.mode === 'evict') },
+    { name: INJECTED_ENV.rotateReason, value: rotation.why },
     { name: INJECTED_ENV.gracePeriodSeconds, value: String(facts.gracePeriodSeconds) },
   ];
   if (config.vaultCaPem !== undefined) env.push({ name: INJECTED_ENV.vaultCaPem, value: config.vaultCaPem });
@@ -129,10 +153,12 @@ export function buildInjectedEnv(spec: InjectionSpec, config: InjectionConfig, f
   return env;
 }
 
-const STATE_AND_TOKEN_MOUNTS: readonly V1VolumeMount[] = [
-  { name: STATE_VOLUME, mountPath: STATE_MOUNT_PATH },
-  { name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true },
-];
+function stateAndTokenMounts(tokenVolume: string): V1VolumeMount[] {
+  return [
+    { name: STATE_VOLUME, mountPath: STATE_MOUNT_PATH },
+    { name: tokenVolume, mountPath: TOKEN_MOUNT_PATH, readOnly: true },
+  ];
+}
 
 function resources(r: Resources): V1Container['resources'] {
   return { ...(r.requests ? { requests: { ...r.requests } } : {}), ...(r.limits ? { limits: { ...r.limits } } : {}) };
@@ -144,11 +170,11 @@ export function buildInitContainer(spec: InjectionSpec, config: InjectionConfig,
     image: config.initImage,
     imagePullPolicy: 'IfNotPresent',
     command: ['node', '/app/init.mjs'],
-    env: buildInjectedEnv(spec, config, facts),
+    env: buildInjectedEnv(spec, config, facts, 'init'),
     resources: resources(config.initResources),
     securityContext: injectedSecurityContext(facts),
     // The init container writes the files: the only container with the secrets volume read-write.
-    volumeMounts: [{ name: SECRETS_VOLUME, mountPath: spec.mountPath }, ...STATE_AND_TOKEN_MOUNTS.map((m) => ({ ...m }))],
+    volumeMounts: [{ name: SECRETS_VOLUME, mountPath: spec.mountPath }, ...stateAndTokenMounts(TOKEN_VOLUME)],
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
 }
@@ -162,10 +188,10 @@ export function buildSidecarContainer(spec: InjectionSpec, config: InjectionConf
     // A native sidecar: starts before the pod's own init containers, runs for the pod's
     // whole life, and receives SIGTERM only after the application containers stopped.
     restartPolicy: 'Always',
-    env: buildInjectedEnv(spec, config, facts),
+    env: buildInjectedEnv(spec, config, facts, 'sidecar'),
     resources: resources(config.sidecarResources),
     securityContext: injectedSecurityContext(facts),
-    volumeMounts: STATE_AND_TOKEN_MOUNTS.map((m) => ({ ...m })),
+    volumeMounts: stateAndTokenMounts(EVICT_TOKEN_VOLUME),
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
 }

@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { shouldInject } from './decide.ts';
+import { mutatePod } from './mutate.ts';
+import { DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES } from './config.ts';
+import type { InjectionConfig } from './containers.ts';
 
 function pod(annotations: Record<string, string> | undefined, extra: Partial<NonNullable<V1Pod['spec']>> = {}): V1Pod {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns', ...(annotations ? { annotations } : {}) }, spec: { containers: [{ name: 'app', image: 'app:1' }], ...extra } };
@@ -17,8 +20,8 @@ const table: { name: string; pod: V1Pod; expect: { inject: boolean; reason?: str
   { name: 'opted out', pod: pod({ ...secret, 'vault-courier.io/inject': 'false' }), expect: { inject: false, reason: 'opted-out' } },
   { name: 'opted out even with a typo elsewhere', pod: pod({ 'vault-courier.io/secert-db': 'x', 'vault-courier.io/inject': 'false' }), expect: { inject: false, reason: 'opted-out' } },
   { name: 'inject "true" changes nothing', pod: pod({ ...secret, 'vault-courier.io/inject': 'true' }), expect: { inject: true } },
-  { name: 'already injected (status)', pod: pod({ ...secret, 'vault-courier.io/status': 'injected' }), expect: { inject: false, reason: 'already-injected' } },
-  { name: 'already injected (container present)', pod: pod(secret, { initContainers: [{ name: 'vault-courier-init' }] }), expect: { inject: false, reason: 'already-injected' } },
+  { name: 'status "injected" without the injected containers: refused, it would start without its secret', pod: pod({ ...secret, 'vault-courier.io/status': 'injected' }), expect: { inject: false, reason: 'invalid' } },
+  { name: 'an init container named ours that delivers nothing: refused', pod: pod(secret, { initContainers: [{ name: 'vault-courier-init' }] }), expect: { inject: false, reason: 'invalid' } },
   { name: 'courier annotations but no secret', pod: pod({ 'vault-courier.io/rotate': 'false' }), expect: { inject: false, reason: 'no-secrets' } },
   { name: 'a typo is refused, not skipped', pod: pod({ 'vault-courier.io/secert-db': 'x/y' }), expect: { inject: false, reason: 'invalid' } },
   { name: 'our volume name taken', pod: pod(secret, { volumes: [{ name: 'vault-courier-secrets', emptyDir: {} }] }), expect: { inject: false, reason: 'invalid' } },
@@ -53,3 +56,52 @@ test('the conflict error names the container and the fix', () => {
   assert.ok(!decision.inject && decision.reason === 'invalid');
   assert.match(decision.errors[0]?.message ?? '', /"\/vault\/secrets" is already a mount point of container "app".*choose another vault-courier\.io\/mount-path/);
 });
+
+const injection: InjectionConfig = {
+  vaultAddr: 'https://vault:8200',
+  vaultCaPem: undefined,
+  authPath: 'auth/kubernetes',
+  defaultRole: 'app',
+  initImage: 'init:1',
+  sidecarImage: 'sidecar:1',
+  serviceUrl: 'https://vault-courier.vault-courier.svc',
+  serviceCaPem: undefined,
+  initResources: DEFAULT_INIT_RESOURCES,
+  sidecarResources: DEFAULT_SIDECAR_RESOURCES,
+};
+
+/** A pod as our webhook left it, then changed by a later webhook (the API server reinvokes ours). */
+function injectedThen(change: (annotations: Record<string, string>) => void, annotations: Record<string, string> = { ...secret, 'vault-courier.io/format-db': 'env' }): V1Pod {
+  const original = pod(annotations);
+  const decision = shouldInject(original, config);
+  assert.ok(decision.inject);
+  const injected = mutatePod(original, decision.spec, injection);
+  change(injected.metadata!.annotations!);
+  return injected;
+}
+
+/** Reinvocation never drops a secret: the old rule admitted each of the refused rows unchanged. */
+const REINVOKED: { name: string; pod: V1Pod; refused?: RegExp }[] = [
+  { name: 'unchanged', pod: injectedThen(() => {}) },
+  { name: 'a foreign annotation added', pod: injectedThen((a) => (a['example.com/x'] = 'y')) },
+  { name: 'a secret-* added by a later webhook', pod: injectedThen((a) => (a['vault-courier.io/secret-cache'] = 'secret/data/cache')), refused: /vault-courier\.io\/secret-cache was added after vault-courier injected this pod .*would start without that secret; .*put the annotation in the pod template/ },
+  { name: "a secret's path changed", pod: injectedThen((a) => (a['vault-courier.io/secret-db'] = 'database/creds/other')), refused: /vault-courier\.io\/secret-db \(or its vault-courier\.io\/format-db\) changed after/ },
+  { name: "a secret's format changed", pod: injectedThen((a) => (a['vault-courier.io/format-db'] = 'json')), refused: /vault-courier\.io\/secret-db \(or its vault-courier\.io\/format-db\) changed after/ },
+  { name: 'the role changed', pod: injectedThen((a) => (a['vault-courier.io/role'] = 'other')), refused: /vault-courier\.io\/role changed after vault-courier injected this pod \(the init container logs in as "app"\)/ },
+  { name: 'the mount path changed', pod: injectedThen((a) => (a['vault-courier.io/mount-path'] = '/etc/secrets')), refused: /vault-courier\.io\/mount-path changed after/ },
+  { name: 'an invalid annotation added', pod: injectedThen((a) => (a['vault-courier.io/secret-x'] = 'secret/data/x?version=2')), refused: /vault-courier\.io\/secret-x contains "\?"/ },
+  { name: 'a secret removed (still delivered: nothing dropped)', pod: injectedThen((a) => delete a['vault-courier.io/secret-cfg'], { ...secret, 'vault-courier.io/secret-cfg': 'secret/data/cfg' }) },
+];
+
+for (const row of REINVOKED) {
+  test(`shouldInject on an injected pod: ${row.name}`, () => {
+    const decision = shouldInject(row.pod, config);
+    assert.equal(decision.inject, false);
+    if (row.refused === undefined) {
+      assert.equal(decision.inject === false && decision.reason, 'already-injected');
+    } else {
+      assert.ok(!decision.inject && decision.reason === 'invalid', `expected a refusal, got ${decision.inject ? 'inject' : decision.reason}`);
+      assert.match(decision.errors.map((e) => e.message).join('; '), row.refused);
+    }
+  });
+}

@@ -18,3 +18,5 @@ export * from './render.ts';
 export * from './init-config.ts';
 export { isRecord } from './env.ts';
 export * from './eviction-answers.ts';
+export * from './validators.ts';
+export * from './rotation-policy.ts';

@@ -8,7 +8,7 @@ const GOOD: InitEnv = {
   VAULT_COURIER_ROLE: 'app',
   VAULT_COURIER_SECRETS: JSON.stringify([
     { name: 'db', path: 'database/creds/app', format: { kind: 'env' } },
-    { name: 'api-key', path: '/secret/data/api/', format: { kind: 'key', field: 'token' } },
+    { name: 'api-key', path: 'secret/data/api', format: { kind: 'key', field: 'token' } },
   ]),
   VAULT_COURIER_SECRETS_DIR: '/vault/secrets',
   VAULT_COURIER_STATE_DIR: '/vault-courier/state',
@@ -24,7 +24,7 @@ function errorsOf(env: InitEnv): readonly string[] {
   return result.errors;
 }
 
-test('a complete environment parses, normalising the address and paths', () => {
+test('a complete environment parses, normalising the address', () => {
   const result = parseInitConfig(GOOD);
   assert.ok('config' in result);
   const c = result.config;

@@ -3,13 +3,12 @@
  * (INJECTED_ENV). Pure: main.ts passes process.env in. Every problem is reported at once,
  * each naming its variable, so a broken webhook configuration is fixed in one round trip.
  */
-import path from 'node:path';
 import { INJECTED_ENV } from './names.ts';
 import { isRecord, Problems, required, type Env } from './env.ts';
 import { isDnsLabel } from './annotations.ts';
 import type { SecretFormat, SecretSpec } from './spec.ts';
+import { checkAbsolutePath, checkAuthPath, checkCaPem, checkMountPath, checkRole, checkVaultAddr, checkVaultPath, DEFAULT_AUTH_PATH, withoutTrailingSlash } from './validators.ts';
 
-export const DEFAULT_AUTH_PATH = 'auth/kubernetes';
 export const DEFAULT_INIT_DEADLINE_SECONDS = 120;
 
 export interface InitConfig {
@@ -36,41 +35,26 @@ export type InitConfigResult = { readonly config: InitConfig } | { readonly erro
 
 const SET_BY_WEBHOOK = 'the webhook sets it; re-create the pod through the webhook';
 
-function parseAddr(env: InitEnv, problems: Problems): string {
-  const variable = INJECTED_ENV.vaultAddr;
+/** A required variable, checked by the validator the webhook applied at start. */
+function checked(env: InitEnv, variable: string, problems: Problems, check: (text: string) => string | undefined): string {
   const value = required(env, variable, problems, SET_BY_WEBHOOK);
-  if (value === '') return value;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    problems.add(variable, `${JSON.stringify(value)} is not a URL; expected e.g. https://vault.vault.svc:8200`);
-    return value;
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') problems.add(variable, `must be an http:// or https:// URL, got ${url.protocol}`);
-  if (url.search !== '' || url.hash !== '') problems.add(variable, 'must not carry a query or a fragment');
-  return value.replace(/\/+$/, '');
+  const problem = value === '' ? undefined : check(value);
+  if (problem !== undefined) problems.add(variable, problem);
+  return value;
 }
 
 function parseCaPem(env: InitEnv, problems: Problems): string | undefined {
   const value = env[INJECTED_ENV.vaultCaPem];
   if (value === undefined || value.trim() === '') return undefined;
-  if (!value.includes('-----BEGIN CERTIFICATE-----')) problems.add(INJECTED_ENV.vaultCaPem, 'must be PEM text with at least one -----BEGIN CERTIFICATE----- block');
+  const problem = checkCaPem(value);
+  if (problem !== undefined) problems.add(INJECTED_ENV.vaultCaPem, problem);
   return value;
 }
 
 function parseAuthPath(env: InitEnv, problems: Problems): string {
-  const raw = env[INJECTED_ENV.authPath]?.trim() || DEFAULT_AUTH_PATH;
-  const value = raw.replace(/^\/+|\/+$/g, '');
-  if (!/^auth\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(value)) {
-    problems.add(INJECTED_ENV.authPath, `${JSON.stringify(raw)} is not an auth mount path; expected e.g. ${DEFAULT_AUTH_PATH}`);
-  }
-  return value;
-}
-
-function parseDir(env: InitEnv, variable: string, problems: Problems): string {
-  const value = required(env, variable, problems, SET_BY_WEBHOOK);
-  if (value !== '' && !path.isAbsolute(value)) problems.add(variable, `must be an absolute path, got ${JSON.stringify(value)}`);
+  const value = env[INJECTED_ENV.authPath]?.trim() || DEFAULT_AUTH_PATH;
+  const problem = checkAuthPath(value);
+  if (problem !== undefined) problems.add(INJECTED_ENV.authPath, problem);
   return value;
 }
 
@@ -112,11 +96,12 @@ function parseSecret(value: unknown, index: number, problems: Problems): SecretS
   const { name, path: vaultPath } = value;
   const nameOk = typeof name === 'string' && isDnsLabel(name);
   if (!nameOk) problems.add(variable, `${where}.name must be a DNS label (a file name: lowercase letters, digits, -), got ${JSON.stringify(name)}`);
-  const pathOk = typeof vaultPath === 'string' && vaultPath.replace(/^\/+|\/+$/g, '') !== '';
-  if (!pathOk) problems.add(variable, `${where}.path must be a non-empty Vault path, got ${JSON.stringify(vaultPath)}`);
+  const pathProblem = typeof vaultPath === 'string' ? checkVaultPath(vaultPath) : 'must be a string';
+  const pathOk = pathProblem === undefined;
+  if (!pathOk) problems.add(variable, `${where}.path ${pathProblem}`);
   const format = parseFormat(value.format, where, problems);
   if (!nameOk || !pathOk || format === undefined) return undefined;
-  return { name: name as string, path: (vaultPath as string).replace(/^\/+|\/+$/g, ''), format };
+  return { name: name as string, path: vaultPath as string, format };
 }
 
 function parseSecrets(env: InitEnv, problems: Problems): SecretSpec[] {
@@ -146,14 +131,14 @@ function parseSecrets(env: InitEnv, problems: Problems): SecretSpec[] {
 export function parseInitConfig(env: InitEnv): InitConfigResult {
   const problems = new Problems();
   const config: InitConfig = {
-    vaultAddr: parseAddr(env, problems),
+    vaultAddr: withoutTrailingSlash(checked(env, INJECTED_ENV.vaultAddr, problems, checkVaultAddr)),
     vaultCaPem: parseCaPem(env, problems),
     authPath: parseAuthPath(env, problems),
-    role: required(env, INJECTED_ENV.role, problems, SET_BY_WEBHOOK),
+    role: checked(env, INJECTED_ENV.role, problems, checkRole),
     secrets: parseSecrets(env, problems),
-    secretsDir: parseDir(env, INJECTED_ENV.secretsDir, problems),
-    stateDir: parseDir(env, INJECTED_ENV.stateDir, problems),
-    vaultJwtPath: parseDir(env, INJECTED_ENV.vaultJwtPath, problems),
+    secretsDir: checked(env, INJECTED_ENV.secretsDir, problems, checkMountPath),
+    stateDir: checked(env, INJECTED_ENV.stateDir, problems, checkAbsolutePath),
+    vaultJwtPath: checked(env, INJECTED_ENV.vaultJwtPath, problems, checkAbsolutePath),
     deadlineSeconds: parseDeadline(env, problems),
     pod: {
       name: env[INJECTED_ENV.podName] ?? '',

@@ -60,16 +60,30 @@ function envOf(c: V1Container | undefined): Record<string, string | undefined> {
   return Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value ?? `fieldRef:${e.valueFrom?.fieldRef?.fieldPath}`]));
 }
 
-test('a pod with no volumes gets all three volumes (the vault-k8s double-add bug)', () => {
-  const [secrets, state, token, ...rest] = specOf(applied(basePod())).volumes ?? [];
+test('a pod with no volumes gets all four volumes (the vault-k8s double-add bug)', () => {
+  const [secrets, state, token, evictToken, ...rest] = specOf(applied(basePod())).volumes ?? [];
   assert.equal(rest.length, 0);
-  assert.deepEqual([secrets!.name, state!.name, token!.name], ['vault-courier-secrets', 'vault-courier-state', 'vault-courier-token']);
+  assert.deepEqual([secrets!.name, state!.name, token!.name, evictToken!.name], ['vault-courier-secrets', 'vault-courier-state', 'vault-courier-token', 'vault-courier-evict-token']);
   assert.deepEqual(secrets!.emptyDir, { medium: 'Memory' });
   assert.deepEqual(state!.emptyDir, { medium: 'Memory' });
-  assert.deepEqual(token!.projected!.sources!.map((s) => s.serviceAccountToken), [
-    { audience: 'vault', path: 'vault', expirationSeconds: 3600 },
-    { audience: 'vault-courier', path: 'vault-courier', expirationSeconds: 3600 },
-  ]);
+  // One audience per volume, so each container mounts only the token it uses.
+  assert.deepEqual(token!.projected!.sources!.map((s) => s.serviceAccountToken), [{ audience: 'vault', path: 'vault', expirationSeconds: 3600 }]);
+  assert.deepEqual(evictToken!.projected!.sources!.map((s) => s.serviceAccountToken), [{ audience: 'vault-courier', path: 'vault-courier', expirationSeconds: 3600 }]);
+});
+
+test('each injected container mounts only the token audience it uses: init `vault`, the sidecar `vault-courier`', () => {
+  const pod = applied(basePod());
+  const audiences = (c: V1Container | undefined): string[] => {
+    const mounted = new Set((c?.volumeMounts ?? []).map((m) => m.name));
+    return (specOf(pod).volumes ?? []).filter((v) => mounted.has(v.name)).flatMap((v) => (v.projected?.sources ?? []).map((s) => s.serviceAccountToken?.audience ?? ''));
+  };
+  const [init, sidecar] = initOf(pod);
+  assert.deepEqual(audiences(init), ['vault']);
+  assert.deepEqual(audiences(sidecar), ['vault-courier']);
+  assert.deepEqual(audiences(specOf(pod).containers[0]), [], 'the application gets no token');
+  // Each container is told only where its own token is.
+  assert.equal(envOf(init)[INJECTED_ENV.evictJwtPath], undefined);
+  assert.equal(envOf(sidecar)[INJECTED_ENV.vaultJwtPath], undefined);
 });
 
 test('the original pod is not modified', () => {
@@ -87,7 +101,7 @@ test('init first, sidecar right after, then the pod\'s own init containers; exis
   assert.deepEqual(initOf(pod).map((c) => c.name), ['vault-courier-init', 'vault-courier-sidecar', 'migrate']);
   assert.equal(sidecar!.restartPolicy, 'Always');
   assert.equal(init!.restartPolicy, undefined);
-  assert.deepEqual((specOf(pod).volumes ?? []).map((v) => v.name), ['cfg', 'vault-courier-secrets', 'vault-courier-state', 'vault-courier-token']);
+  assert.deepEqual((specOf(pod).volumes ?? []).map((v) => v.name), ['cfg', 'vault-courier-secrets', 'vault-courier-state', 'vault-courier-token', 'vault-courier-evict-token']);
   // The pod's own init container reads the secrets too.
   assert.deepEqual(migrate!.volumeMounts, [{ name: 'vault-courier-secrets', mountPath: '/vault/secrets', readOnly: true }]);
   assert.equal(pod.metadata!.annotations!['vault-courier.io/status'], 'injected');
@@ -106,7 +120,10 @@ test('the secrets volume goes read-only into the selected containers only; token
     ['vault-courier-state', '/vault-courier/state', false],
     ['vault-courier-token', '/vault-courier/token', true],
   ]);
-  assert.deepEqual((sidecar!.volumeMounts ?? []).map((m) => m.name), ['vault-courier-state', 'vault-courier-token']);
+  assert.deepEqual((sidecar!.volumeMounts ?? []).map((m) => [m.name, m.mountPath, m.readOnly ?? false]), [
+    ['vault-courier-state', '/vault-courier/state', false],
+    ['vault-courier-evict-token', '/vault-courier/token', true],
+  ]);
 });
 
 test('the injected env is the contract the init container and sidecar read', () => {
@@ -117,41 +134,40 @@ test('the injected env is the contract the init container and sidecar read', () 
   ];
   original.spec!.terminationGracePeriodSeconds = 45;
   const pod = applied(original, { ...spec, rotate: false });
-  for (const container of pod.spec?.initContainers?.slice(0, 2) ?? []) {
-    const env = envOf(container);
-    assert.deepEqual(env, {
-      [INJECTED_ENV.vaultAddr]: 'https://vault.example:8200',
-      [INJECTED_ENV.authPath]: 'auth/kubernetes',
-      [INJECTED_ENV.role]: 'app',
-      [INJECTED_ENV.secrets]: JSON.stringify([{ name: 'db', path: 'database/creds/app', format: { kind: 'env' } }]),
-      [INJECTED_ENV.secretsDir]: '/vault/secrets',
-      [INJECTED_ENV.stateDir]: '/vault-courier/state',
-      [INJECTED_ENV.vaultJwtPath]: '/vault-courier/token/vault',
-      [INJECTED_ENV.evictJwtPath]: '/vault-courier/token/vault-courier',
-      [INJECTED_ENV.podName]: 'fieldRef:metadata.name',
-      [INJECTED_ENV.podNamespace]: 'fieldRef:metadata.namespace',
-      [INJECTED_ENV.podUid]: 'fieldRef:metadata.uid',
-      [INJECTED_ENV.serviceUrl]: 'https://vault-courier.vault-courier.svc',
-      [INJECTED_ENV.ownerKind]: 'ReplicaSet',
-      [INJECTED_ENV.rotate]: 'false',
-      [INJECTED_ENV.gracePeriodSeconds]: '45',
-      [INJECTED_ENV.vaultCaPem]: config.vaultCaPem,
-      [INJECTED_ENV.serviceCaPem]: config.serviceCaPem,
-    });
-  }
+  const [init, sidecar] = pod.spec?.initContainers ?? [];
+  const common = {
+    [INJECTED_ENV.vaultAddr]: 'https://vault.example:8200',
+    [INJECTED_ENV.authPath]: 'auth/kubernetes',
+    [INJECTED_ENV.role]: 'app',
+    [INJECTED_ENV.secrets]: JSON.stringify([{ name: 'db', path: 'database/creds/app', format: { kind: 'env' } }]),
+    [INJECTED_ENV.secretsDir]: '/vault/secrets',
+    [INJECTED_ENV.stateDir]: '/vault-courier/state',
+    [INJECTED_ENV.podName]: 'fieldRef:metadata.name',
+    [INJECTED_ENV.podNamespace]: 'fieldRef:metadata.namespace',
+    [INJECTED_ENV.podUid]: 'fieldRef:metadata.uid',
+    [INJECTED_ENV.serviceUrl]: 'https://vault-courier.vault-courier.svc',
+    [INJECTED_ENV.ownerKind]: 'ReplicaSet',
+    [INJECTED_ENV.rotate]: 'false',
+    [INJECTED_ENV.rotateReason]: 'vault-courier.io/rotate is "false"',
+    [INJECTED_ENV.gracePeriodSeconds]: '45',
+    [INJECTED_ENV.vaultCaPem]: config.vaultCaPem,
+    [INJECTED_ENV.serviceCaPem]: config.serviceCaPem,
+  };
+  assert.deepEqual(envOf(init), { ...common, [INJECTED_ENV.vaultJwtPath]: '/vault-courier/token/vault' });
+  assert.deepEqual(envOf(sidecar), { ...common, [INJECTED_ENV.evictJwtPath]: '/vault-courier/token/vault-courier' });
   assert.deepEqual(pod.spec?.initContainers?.[0]?.command, ['node', '/app/init.mjs']);
   assert.deepEqual(pod.spec?.initContainers?.[1]?.command, ['node', '/app/sidecar.mjs']);
 });
 
 test('podFacts: no controller owner, default grace period, the images\' user', () => {
-  assert.deepEqual(podFacts(basePod()), { ownerKind: '', gracePeriodSeconds: 30, runAsUser: 65532, runAsGroup: 65532 });
+  assert.deepEqual(podFacts(basePod()), { ownerKind: '', ownerApiVersion: '', gracePeriodSeconds: 30, runAsUser: 65532, runAsGroup: 65532 });
 });
 
 test('podFacts: the injected containers run as the pod\'s non-root uid, never as root', () => {
   const withUser = (securityContext: object): V1Pod => ({ ...basePod(), spec: { containers: [{ name: 'app' }], securityContext } });
-  assert.deepEqual(podFacts(withUser({ runAsUser: 1000, runAsGroup: 3000 })), { ownerKind: '', gracePeriodSeconds: 30, runAsUser: 1000, runAsGroup: 3000 });
-  assert.deepEqual(podFacts(withUser({ runAsUser: 1000 })), { ownerKind: '', gracePeriodSeconds: 30, runAsUser: 1000, runAsGroup: 1000 });
-  assert.deepEqual(podFacts(withUser({ runAsUser: 0, runAsGroup: 0 })), { ownerKind: '', gracePeriodSeconds: 30, runAsUser: 65532, runAsGroup: 65532 });
+  assert.deepEqual(podFacts(withUser({ runAsUser: 1000, runAsGroup: 3000 })), { ownerKind: '', ownerApiVersion: '', gracePeriodSeconds: 30, runAsUser: 1000, runAsGroup: 3000 });
+  assert.deepEqual(podFacts(withUser({ runAsUser: 1000 })), { ownerKind: '', ownerApiVersion: '', gracePeriodSeconds: 30, runAsUser: 1000, runAsGroup: 1000 });
+  assert.deepEqual(podFacts(withUser({ runAsUser: 0, runAsGroup: 0 })), { ownerKind: '', ownerApiVersion: '', gracePeriodSeconds: 30, runAsUser: 65532, runAsGroup: 65532 });
 });
 
 test('injected containers satisfy Pod Security Standard "restricted" and carry resources', () => {
@@ -177,7 +193,7 @@ test('reinvocation: a container added after injection gets the mount; nothing el
   const result = applyJsonPatch(injected, toJsonPatch(injected, completed));
   assert.deepEqual(result.spec?.initContainers?.map((c) => c.name), ['vault-courier-init', 'vault-courier-sidecar']);
   assert.deepEqual(result.spec?.containers[1]?.volumeMounts, [{ name: 'vault-courier-secrets', mountPath: '/vault/secrets', readOnly: true }]);
-  assert.equal(result.spec?.volumes?.length, 3);
+  assert.equal(result.spec?.volumes?.length, 4);
 });
 
 test('reinvocation: a late container outside vault-courier.io/containers is left alone', () => {
@@ -204,4 +220,23 @@ test('fsGroup: added where the application could not read the files otherwise, n
   }
   // The rest of an existing securityContext survives.
   assert.deepEqual(specOf(applied(withSpec({ securityContext: { runAsUser: 1000, runAsNonRoot: true } }))).securityContext, { runAsUser: 1000, runAsNonRoot: true, fsGroup: 1000 });
+});
+
+const ownedBy = (apiVersion: string, kind: string): V1Pod => ({ ...basePod(), metadata: { ...basePod().metadata, ownerReferences: [{ apiVersion, kind, name: 'o', uid: 'u', controller: true }] } });
+
+test('the sidecar is told whether to evict: the allowlist decided at admission, with VAULT_COURIER_EVICT_OWNER_KINDS', () => {
+  const rows: { pod: V1Pod; kinds?: InjectionConfig['evictOwnerKinds']; rotate: string }[] = [
+    { pod: ownedBy('apps/v1', 'ReplicaSet'), rotate: 'true' },
+    { pod: ownedBy('batch/v1', 'Job'), rotate: 'false' },
+    { pod: basePod(), rotate: 'false' },
+    { pod: ownedBy('argoproj.io/v1alpha1', 'Workflow'), rotate: 'false' },
+    { pod: ownedBy('argoproj.io/v1alpha1', 'Rollout'), rotate: 'false' },
+    { pod: ownedBy('argoproj.io/v1alpha1', 'Rollout'), kinds: [{ group: 'argoproj.io', kind: 'Rollout' }], rotate: 'true' },
+  ];
+  for (const row of rows) {
+    const pod = mutatePod(row.pod, spec, { ...config, evictOwnerKinds: row.kinds });
+    const env = envOf(initOf(pod)[1]);
+    assert.equal(env[INJECTED_ENV.rotate], row.rotate, `${row.pod.metadata?.ownerReferences?.[0]?.kind ?? 'no owner'}: ${env[INJECTED_ENV.rotateReason]}`);
+    assert.ok((env[INJECTED_ENV.rotateReason] ?? '') !== '');
+  }
 });

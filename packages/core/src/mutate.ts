@@ -6,6 +6,7 @@ import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { ANNOTATIONS, parseAnnotations, type InjectionSpec } from './annotations.ts';
 import { buildInitContainer, buildSidecarContainer, buildVolumes, IMAGE_USER, secretsMount, type InjectionConfig, type PodFacts } from './containers.ts';
 import { allContainers, containerNames, type DecideConfig } from './decide.ts';
+import { controllerOwner } from './rotation-policy.ts';
 import { DEFAULT_GRACE_PERIOD_SECONDS, INIT_CONTAINER_NAME, SECRETS_VOLUME, SIDECAR_CONTAINER_NAME, STATUS_INJECTED } from './names.ts';
 
 /**
@@ -20,9 +21,10 @@ function podIdentity(pod: V1Pod): { runAsUser: number; runAsGroup: number } | un
 }
 
 export function podFacts(pod: V1Pod): PodFacts {
-  const controller = (pod.metadata?.ownerReferences ?? []).find((ref) => ref.controller === true);
+  const controller = controllerOwner(pod);
   return {
     ownerKind: controller?.kind ?? '',
+    ownerApiVersion: controller?.apiVersion ?? '',
     gracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS,
     ...(podIdentity(pod) ?? { runAsUser: IMAGE_USER, runAsGroup: IMAGE_USER }),
   };
@@ -53,7 +55,7 @@ export function fsGroupToAdd(pod: V1Pod, facts: PodFacts): number | undefined {
 /**
  * Returns a copy of `pod` with the init container first among the init containers (so
  * the pod's own init containers can read the secrets), the native sidecar right after
- * it, the three volumes, the secrets mount in the selected containers, an fsGroup where
+ * it, the four volumes, the secrets mount in the selected containers, an fsGroup where
  * the application could not read the files otherwise (fsGroupToAdd), and the status
  * annotation. `pod` itself is never modified.
  */

@@ -16,13 +16,15 @@ export const SIDECAR_CONTAINER_NAME = 'vault-courier-sidecar';
 export const SECRETS_VOLUME = 'vault-courier-secrets';
 /** emptyDir (Memory): the Vault token and the lease manifest; init and sidecar only. */
 export const STATE_VOLUME = 'vault-courier-state';
-/** projected service-account tokens (audiences `vault` and `vault-courier`); init and sidecar only. */
+/** projected service-account token with audience `vault` (the Vault login); the init container only. */
 export const TOKEN_VOLUME = 'vault-courier-token';
+/** projected service-account token with audience `vault-courier` (POST /evict, /expiry-warning); the sidecar only. */
+export const EVICT_TOKEN_VOLUME = 'vault-courier-evict-token';
 
-/** Where the injected containers mount the state and token volumes. */
+/** Where the injected containers mount the state volume and their token volume (each container its own). */
 export const STATE_MOUNT_PATH = '/vault-courier/state';
 export const TOKEN_MOUNT_PATH = '/vault-courier/token';
-/** Files inside the token volume: one projected token per audience. */
+/** The token file in each token volume, named after its audience. */
 export const VAULT_JWT_FILE = 'vault';
 export const EVICT_JWT_FILE = 'vault-courier';
 /** Files inside the state volume. */
@@ -62,8 +64,10 @@ export const INJECTED_ENV = {
   serviceCaPem: 'VAULT_COURIER_SERVICE_CACERT_PEM',
   /** Kind of the pod's controller owner ('' when none). */
   ownerKind: 'VAULT_COURIER_OWNER_KIND',
-  /** 'true' or 'false': whether the sidecar may ask for eviction. */
+  /** 'true' or 'false': whether the sidecar may ask for eviction (decideRotation in rotation-policy.ts, at admission). */
   rotate: 'VAULT_COURIER_ROTATE',
+  /** Why the webhook decided so, for the sidecar's log; absent in pods injected before it was written. */
+  rotateReason: 'VAULT_COURIER_ROTATE_REASON',
   /** The pod's terminationGracePeriodSeconds. */
   gracePeriodSeconds: 'VAULT_COURIER_GRACE_PERIOD_SECONDS',
   /** Optional, default 120: how long the init container retries an unreachable, sealed or failing Vault. */

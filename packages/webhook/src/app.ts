@@ -6,7 +6,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Registry } from 'prom-client';
 import type { InjectionConfig, Logger } from '@vault-courier/core';
-import { MUTATE_PATH } from '@vault-courier/core';
+import { checkInjectionConfig, CourierError, MUTATE_PATH } from '@vault-courier/core';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
 import { parseAdmissionReview, reviewAdmission, type Outcome } from './review.ts';
 
@@ -82,7 +82,20 @@ function errorHandler(logger: Logger, metrics: WebhookMetrics) {
   };
 }
 
+/**
+ * Refuses, at start, a configuration every injected container would refuse (STYLE.md §11):
+ * a webhook that admits pods whose init container then loops is worse than one that does
+ * not start.
+ */
+export function assertInjectable(config: InjectionConfig): void {
+  const problems = checkInjectionConfig(config);
+  if (problems.length > 0) {
+    throw new CourierError('config', `invalid configuration: the injected containers would refuse it:\n  ${problems.map((p) => `${p.variable}: ${p.problem}`).join('\n  ')}`);
+  }
+}
+
 export function createApp(deps: AppDeps): express.Express {
+  assertInjectable(deps.config);
   const metrics = createWebhookMetrics(deps.registry);
   const app = express();
   app.disable('x-powered-by');

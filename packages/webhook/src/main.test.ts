@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '@vault-courier/devcluster';
@@ -14,6 +16,35 @@ test('an invalid configuration stops the process at start, naming every variable
   assert.equal(result.status, 1);
   for (const variable of ['VAULT_COURIER_LISTEN', 'VAULT_COURIER_LOG_LEVEL', 'VAULT_COURIER_TLS_CERT', 'VAULT_COURIER_VAULT_ADDR', 'VAULT_COURIER_SERVICE_URL']) {
     assert.match(result.stderr, new RegExp(`${variable}: `), `${variable} not named`);
+  }
+});
+
+test('values the injected containers would refuse stop the webhook at start (not every pod in Init)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vault-courier-main-'));
+  try {
+    const notPem = path.join(dir, 'ca.txt');
+    writeFileSync(notPem, 'not a certificate\n');
+    const env = {
+      PATH: process.env.PATH,
+      VAULT_COURIER_TLS_CERT: '/nonexistent/tls.crt',
+      VAULT_COURIER_TLS_KEY: '/nonexistent/tls.key',
+      VAULT_COURIER_VAULT_ADDR: 'https://vault:8200',
+      VAULT_COURIER_INIT_IMAGE: 'init:1',
+      VAULT_COURIER_SIDECAR_IMAGE: 'sidecar:1',
+      VAULT_COURIER_SERVICE_URL: 'https://vault-courier.vault-courier.svc',
+    };
+    const rows: [Record<string, string>, RegExp][] = [
+      [{ VAULT_COURIER_AUTH_PATH: 'kubernetes' }, /VAULT_COURIER_AUTH_PATH: "kubernetes" is not an auth mount path/],
+      [{ VAULT_COURIER_VAULT_ADDR: 'https://vault:8200?namespace=a' }, /VAULT_COURIER_VAULT_ADDR: must not carry a query/],
+      [{ VAULT_COURIER_VAULT_CACERT: notPem }, /VAULT_COURIER_VAULT_CACERT: the file must be PEM text/],
+    ];
+    for (const [extra, pattern] of rows) {
+      const result = spawnSync(process.execPath, [MAIN], { encoding: 'utf8', env: { ...env, ...extra }, timeout: 30_000 });
+      assert.equal(result.status, 1, JSON.stringify(extra));
+      assert.match(result.stderr, pattern);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

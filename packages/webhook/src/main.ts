@@ -4,16 +4,33 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { createLogger, isCourierError, parseConfig, type WebhookConfig } from '@vault-courier/core';
+import { isDeepStrictEqual } from 'node:util';
+import { CONFIG_ENV, CourierError, createLogger, isCourierError, parseConfig, type WebhookConfig } from '@vault-courier/core';
+import { assertInjectable } from './app.ts';
 import { evictRoutes } from './evict/router.ts';
-import { startWebhook } from './server.ts';
+import { loadInjectionConfig, startWebhook } from './server.ts';
 
 // At info until the configuration, which validates the level, is parsed.
 const logger = createLogger({ name: 'vault-courier-webhook' });
 
+/**
+ * The configuration, and what the admission path will hand to the injected containers
+ * (the CA files read), held to the containers' own validators.
+ */
+function loadConfig(): WebhookConfig {
+  const parsed = parseConfig(process.env);
+  const injection = loadInjectionConfig(parsed);
+  assertInjectable(injection);
+  // A setting parsed but not handed to the admission path would be silently ignored.
+  if (!isDeepStrictEqual(injection.evictOwnerKinds ?? [], parsed.evictOwnerKinds)) {
+    throw new CourierError('config', `${CONFIG_ENV.evictOwnerKinds}: this build does not apply it at admission yet (server.ts loadInjectionConfig); leave it unset`);
+  }
+  return parsed;
+}
+
 let config: WebhookConfig;
 try {
-  config = parseConfig(process.env);
+  config = loadConfig();
 } catch (err) {
   logger.fatal({ err }, 'invalid configuration');
   // Also as plain lines: what `kubectl logs` readers look for first.

@@ -6,14 +6,18 @@
  *
  *   vault-courier render -f deployment.yaml [-f more.yaml | -f -] [--default-role app]
  *     [--vault-addr URL] [--init-image IMG] [--sidecar-image IMG] [--service-url URL]
+ *     [--evict-owner-kinds Kind,group/Kind]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dumpYaml, loadAllYaml } from '@kubernetes/client-node';
-import { DEFAULT_AUTH_PATH, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, type InjectionConfig } from '@vault-courier/core';
+import { checkInjectionConfig, DEFAULT_AUTH_PATH, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, parseOwnerKinds, type InjectionConfig } from '@vault-courier/core';
 import { renderManifest } from './render-manifest.ts';
 
-const USAGE = 'usage: vault-courier render -f <manifest.yaml | -> [-f ...] [--default-role ROLE] [--vault-addr URL] [--auth-path PATH] [--init-image IMAGE] [--sidecar-image IMAGE] [--service-url URL]';
+const USAGE = 'usage: vault-courier render -f <manifest.yaml | -> [-f ...] [--default-role ROLE] [--vault-addr URL] [--auth-path PATH] [--init-image IMAGE] [--sidecar-image IMAGE] [--service-url URL] [--evict-owner-kinds KINDS]';
+
+/** The flag each configuration field comes from, to name it in an error. */
+const FLAGS: Readonly<Record<string, string>> = { vaultAddr: '--vault-addr', authPath: '--auth-path', defaultRole: '--default-role', initImage: '--init-image', sidecarImage: '--sidecar-image', serviceUrl: '--service-url' };
 
 function run(argv: readonly string[]): number {
   const { values, positionals } = parseArgs({
@@ -27,6 +31,7 @@ function run(argv: readonly string[]): number {
       'init-image': { type: 'string', default: 'ghcr.io/vault-courier/init:0.1.0' },
       'sidecar-image': { type: 'string', default: 'ghcr.io/vault-courier/sidecar:0.1.0' },
       'service-url': { type: 'string', default: 'https://vault-courier.vault-courier.svc' },
+      'evict-owner-kinds': { type: 'string', default: '' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -34,6 +39,8 @@ function run(argv: readonly string[]): number {
     console.error(USAGE);
     return values.help ? 0 : 2;
   }
+  const kinds = parseOwnerKinds(values['evict-owner-kinds']);
+  if ('problem' in kinds) throw new Error(`--evict-owner-kinds: ${kinds.problem}`);
   const config: InjectionConfig = {
     vaultAddr: values['vault-addr'],
     vaultCaPem: undefined,
@@ -45,7 +52,10 @@ function run(argv: readonly string[]): number {
     serviceCaPem: undefined,
     initResources: DEFAULT_INIT_RESOURCES,
     sidecarResources: DEFAULT_SIDECAR_RESOURCES,
+    evictOwnerKinds: kinds.kinds,
   };
+  const problems = checkInjectionConfig(config);
+  if (problems.length > 0) throw new Error(problems.map((p) => `${FLAGS[p.field] ?? p.variable}: ${p.problem}`).join('; '));
   const documents = values.filename.flatMap((file) => loadAllYaml(readFileSync(file === '-' ? 0 : file, 'utf8')).filter((d: unknown) => d !== null && d !== undefined) as Record<string, unknown>[]);
   const rendered = renderManifest(documents, config);
   process.stdout.write(rendered.documents.map((d) => dumpYaml(d)).join('---\n'));

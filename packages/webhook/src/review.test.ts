@@ -47,9 +47,9 @@ for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith('.review.json'
   });
 }
 
-test('golden: the no-volumes pod ends up with all three volumes and both containers', () => {
+test('golden: the no-volumes pod ends up with all four volumes and both containers', () => {
   const { pod } = outcome(requestOf('no-volumes.review.json')) as { pod: { spec: { volumes: { name: string }[]; initContainers: { name: string }[] } } };
-  assert.deepEqual(pod.spec.volumes.map((v) => v.name), ['vault-courier-secrets', 'vault-courier-state', 'vault-courier-token']);
+  assert.deepEqual(pod.spec.volumes.map((v) => v.name), ['vault-courier-secrets', 'vault-courier-state', 'vault-courier-token', 'vault-courier-evict-token']);
   assert.deepEqual(pod.spec.initContainers.map((c) => c.name), ['vault-courier-init', 'vault-courier-sidecar']);
 });
 
@@ -59,6 +59,25 @@ test('golden: the already-injected pod is allowed unchanged, with no patch', () 
   assert.equal(reason, 'already-injected');
   assert.equal(review.response.patch, undefined);
   assert.equal(review.response.allowed, true);
+});
+
+test('golden: reinvocation never drops a secret: a secret-* added after injection is refused, saying why', () => {
+  const { review, outcome: result } = reviewAdmission(requestOf('late-secret.review.json'), FIXTURE_CONFIG);
+  assert.equal(result, 'denied');
+  assert.equal(review.response.allowed, false);
+  assert.match(review.response.status?.message ?? '', /vault-courier\.io\/secret-cache was added after vault-courier injected this pod .*would start without that secret; .*put the annotation in the pod template/);
+});
+
+test('golden: status "injected" on a pod without the injected containers is refused, not admitted without its secrets', () => {
+  const { review } = reviewAdmission(requestOf('status-without-containers.review.json'), FIXTURE_CONFIG);
+  assert.equal(review.response.allowed, false);
+  assert.match(review.response.status?.message ?? '', /has no vault-courier-init container.*remove vault-courier\.io\/status/);
+});
+
+test('golden: a Vault path with "?" is refused at admission with the fix', () => {
+  const { review } = reviewAdmission(requestOf('vault-path-query.review.json'), FIXTURE_CONFIG);
+  assert.equal(review.response.allowed, false);
+  assert.match(review.response.status?.message ?? '', /vault-courier\.io\/secret-db contains "\?".*write the plain path/);
 });
 
 test('golden: the typo is refused naming each annotation and the fix', () => {
