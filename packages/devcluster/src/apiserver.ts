@@ -29,6 +29,17 @@ export interface ApiServer {
   readonly process: ManagedProcess;
 }
 
+/** The files the API server reads, from the cluster's PKI. */
+export function apiServerFiles(ca: { certPath: string }, serving: { certPath: string; keyPath: string }, signingKey: { publicKeyPath: string; privateKeyPath: string }): ApiServerFiles {
+  return {
+    caCertPath: ca.certPath,
+    servingCertPath: serving.certPath,
+    servingKeyPath: serving.keyPath,
+    serviceAccountPublicKeyPath: signingKey.publicKeyPath,
+    serviceAccountPrivateKeyPath: signingKey.privateKeyPath,
+  };
+}
+
 /** Flags for an API server with a node: it advertises the node's address and routes to pods itself. */
 export function nodeApiServerArgs(files: { kubeletClientCertPath: string; kubeletClientKeyPath: string }): string[] {
   return [

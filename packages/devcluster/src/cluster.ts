@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dumpYaml, KubeConfig } from '@kubernetes/client-node';
 import { defaultBinaries, type Binaries } from './binaries.ts';
-import { startApiServer } from './apiserver.ts';
+import { apiServerFiles, startApiServer } from './apiserver.ts';
 import { startControllerManager } from './controller-manager.ts';
 import { startEtcd } from './etcd.ts';
 import type { TlsMaterial } from './http-probe.ts';
@@ -268,13 +268,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
           etcdUrl: etcd.url,
           adminTls,
           timeoutMs,
-          files: {
-            caCertPath: ca.certPath,
-            servingCertPath: serving.certPath,
-            servingKeyPath: serving.keyPath,
-            serviceAccountPublicKeyPath: signingKey.publicKeyPath,
-            serviceAccountPrivateKeyPath: signingKey.privateKeyPath,
-          },
+          files: apiServerFiles(ca, serving, signingKey),
         }),
       ),
     );

@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, dumpYaml, type KubeConfig } from '@kubernetes/client-node';
 import { CourierError } from '@vault-courier/core';
-import { startApiServer, nodeApiServerArgs } from '../apiserver.ts';
+import { apiServerFiles, nodeApiServerArgs, startApiServer } from '../apiserver.ts';
 import { requireExecutable, type Binaries } from '../binaries.ts';
 import { startControllerManager } from '../controller-manager.ts';
 import { startEtcd } from '../etcd.ts';
@@ -255,13 +255,7 @@ export async function startClusterWithNode(options: {
       etcdUrl: etcd.url,
       adminTls,
       timeoutMs,
-      files: {
-        caCertPath: ca.certPath,
-        servingCertPath: serving.certPath,
-        servingKeyPath: serving.keyPath,
-        serviceAccountPublicKeyPath: signingKey.publicKeyPath,
-        serviceAccountPrivateKeyPath: signingKey.privateKeyPath,
-      },
+      files: apiServerFiles(ca, serving, signingKey),
       placement: { ...published('kube-apiserver'), nodeArgs: nodeApiServerArgs({ kubeletClientCertPath: admin.certPath, kubeletClientKeyPath: admin.keyPath }) },
     });
     track(apiServer.process);

@@ -7,6 +7,7 @@
  */
 import { createConnection, createServer } from 'node:net';
 import { rmSync } from 'node:fs';
+import { joinSockets } from './join-sockets.ts';
 
 for (const arg of process.argv.slice(2)) {
   const match = /^(.+)=([^=:]+):(\d+)$/.exec(arg);
@@ -17,14 +18,7 @@ for (const arg of process.argv.slice(2)) {
   const [, socket = '', host = '', port = ''] = match;
   rmSync(socket, { force: true });
   createServer((inbound) => {
-    const outbound = createConnection({ host, port: Number(port) });
-    inbound.pipe(outbound).pipe(inbound);
-    const close = () => {
-      inbound.destroy();
-      outbound.destroy();
-    };
-    inbound.on('error', close);
-    outbound.on('error', close);
+    joinSockets(inbound, createConnection({ host, port: Number(port) }));
   }).listen(socket);
 }
 process.on('SIGTERM', () => process.exit(0));

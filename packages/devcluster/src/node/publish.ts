@@ -9,6 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import { startProcess, type ManagedProcess } from '../process.ts';
+import { joinSockets } from './join-sockets.ts';
 import type { NetworkNamespace } from './netns.ts';
 
 export interface PublishedPort {
@@ -63,14 +64,7 @@ export async function publishPorts(options: {
     const server = createServer((inbound) => {
       open.add(inbound);
       inbound.once('close', () => open.delete(inbound));
-      const outbound = createConnection(socketOf(name));
-      inbound.pipe(outbound).pipe(inbound);
-      const close = () => {
-        inbound.destroy();
-        outbound.destroy();
-      };
-      inbound.on('error', close);
-      outbound.on('error', close);
+      joinSockets(inbound, createConnection(socketOf(name)));
     });
     servers.push(server);
     ports[name] = { name, target, port: await listen(server) };
