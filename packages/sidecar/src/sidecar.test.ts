@@ -198,6 +198,7 @@ test('410 PodGone: revokes the token once and idles until SIGTERM, never asking 
 });
 
 const notGone: { name: string; answer: EndpointAnswer; message: RegExp; level: string }[] = [
+  { name: 'a foreign server echoing the request, token included', answer: { status: 404, reason: undefined, message: `Authorization: Bearer ${JWT_CANARY}`, retryAfterSeconds: undefined }, message: /answered 404 without a reason/, level: 'error' },
   { name: 'a bare 404 from a foreign server', answer: ans(404), message: /answered 404 without a reason vault-courier sends \(is VAULT_COURIER_SERVICE_URL the webhook\?\)/, level: 'error' },
   { name: "the API server's NotFound Status relayed by something else", answer: ans(404, 'NotFound'), message: /answered 404 without a reason/, level: 'error' },
   { name: 'a PDB-conflict 409 for the same pod', answer: ans(409, 'EvictionConflict'), message: /could not settle the PodDisruptionBudget update \(409\)/, level: 'warn' },
@@ -214,6 +215,7 @@ for (const row of notGone) {
     const reported = h.lines().filter((l) => row.message.test(String(l.msg)));
     assert.equal(reported.length, 2);
     assert.equal(reported[0]?.level, row.level);
+    assert.ok(!h.raw().includes(JWT_CANARY), 'the JWT reached a log line');
   });
 }
 

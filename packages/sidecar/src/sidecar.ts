@@ -225,6 +225,14 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     }
   }
 
+  /**
+   * What the log says of an answer. A foreign server's body is left out: something that
+   * echoes the request (a debug endpoint, a proxy) would echo the bearer token.
+   */
+  function answerFields(answer: EndpointAnswer, step: SidecarStep): Record<string, unknown> {
+    return { status: answer.status, answerReason: answer.reason, ...(step.action === 'unknown' ? {} : { answer: answer.message }) };
+  }
+
   /** PodGone: the token is worthless to any pod now; revoke it and wait for SIGTERM. */
   async function podGone(fields: Record<string, unknown>): Promise<void> {
     action = { phase: 'done' };
@@ -257,7 +265,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     const answer = await callEndpoint('/evict', { reason: `${describeLease(due.lease)} expires at ${new Date(due.expiresAtMs).toISOString()}` });
     if (answer === undefined) return;
     const step = sidecarStep(answer);
-    const fields = { status: answer.status, answerReason: answer.reason, answer: answer.message };
+    const fields = answerFields(answer, step);
     if (step.action === 'accepted') {
       action = { phase: 'accepted' };
       log.info(fields, 'eviction accepted: waiting for SIGTERM');
@@ -269,7 +277,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     const answer = await callEndpoint('/expiry-warning', { expiresAt: new Date(due.expiresAtMs).toISOString(), lease: describeLease(due.lease), why });
     if (answer === undefined) return;
     const step = sidecarStep(answer);
-    const fields = { status: answer.status, answerReason: answer.reason, answer: answer.message };
+    const fields = answerFields(answer, step);
     if (step.action === 'warned') {
       action = { phase: 'warned' };
       log.warn({ expiresAt: new Date(due.expiresAtMs).toISOString(), why }, 'credentials expire soon and this pod is not rotated: Warning Event raised');
