@@ -1,6 +1,6 @@
 /**
- * One validator per value that crosses from the webhook to the containers it injects
- * (STYLE.md §11). The webhook's parser (config.ts), the annotation parser, the init
+ * One validator per value that crosses from the webhook to the containers it injects.
+ * The webhook's parser (config.ts), the annotation parser, the init
  * container's (init-config.ts) and the sidecar's (packages/sidecar/src/config.ts) all call
  * these, so the webhook refuses at start exactly what an injected container would refuse
  * later, in every pod. Pure; each returns the problem (without the variable or annotation

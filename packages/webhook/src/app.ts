@@ -83,7 +83,7 @@ function errorHandler(logger: Logger, metrics: WebhookMetrics) {
 }
 
 /**
- * Refuses, at start, a configuration every injected container would refuse (STYLE.md §11):
+ * Refuses, at start, a configuration every injected container would refuse:
  * a webhook that admits pods whose init container then loops is worse than one that does
  * not start.
  */

@@ -10,7 +10,19 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadYaml } from '@kubernetes/client-node';
 import { EVICT_RBAC_RULES } from './evict/rbac.ts';
-import { buildMutatingWebhookConfiguration, CONFIG_ENV, DEFAULT_FAILURE_POLICY, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, DEFAULT_TIMEOUT_SECONDS } from '@vault-courier/core';
+import {
+  buildMutatingWebhookConfiguration,
+  checkAuthPath,
+  checkRole,
+  checkVaultAddr,
+  CONFIG_ENV,
+  DEFAULT_FAILURE_POLICY,
+  DEFAULT_INIT_RESOURCES,
+  DEFAULT_SIDECAR_RESOURCES,
+  DEFAULT_TIMEOUT_SECONDS,
+  parseConfig,
+  parseOwnerKinds,
+} from '@vault-courier/core';
 import { helmValues } from '../../../certs/src/webhook-certificates.ts';
 
 const CHART = path.resolve(import.meta.dirname, '../../../charts/vault-courier');
@@ -23,6 +35,8 @@ interface Schema {
   additionalProperties?: boolean | Schema;
   $ref?: string;
   enum?: unknown[];
+  pattern?: string;
+  items?: Schema;
   definitions?: Record<string, Schema>;
 }
 const schema = JSON.parse(read('values.schema.json')) as Schema;
@@ -43,7 +57,7 @@ function conforms(value: unknown, node: Schema, at: string): string[] {
   });
 }
 
-test('the chart has one template per component (STYLE.md §10)', () => {
+test('the chart has one template per component', () => {
   const templates = readdirSync(path.join(CHART, 'templates'));
   for (const name of ['_helpers.tpl', 'webhook-deployment.yaml', 'webhook-service.yaml', 'webhook-rbac.yaml', 'webhook-pdb.yaml', 'mutatingwebhookconfiguration.yaml', 'certificate.yaml']) {
     assert.ok(templates.includes(name), `missing templates/${name}`);
@@ -126,4 +140,32 @@ test('the injected images offer no pullPolicy: the webhook always writes IfNotPr
   assert.ok(resolve(schema.properties?.image ?? {}).properties?.pullPolicy, 'the webhook\'s own image keeps its pullPolicy');
   assert.equal(values.initImage?.pullPolicy, undefined);
   assert.equal(values.sidecarImage?.pullPolicy, undefined);
+});
+
+test('rotation.evictOwnerKinds: default none, rendered as VAULT_COURIER_EVICT_OWNER_KINDS joined with commas', () => {
+  assert.deepEqual(values.rotation?.evictOwnerKinds, []);
+  assert.deepEqual(parseConfig({ VAULT_COURIER_TLS_CERT: 'c', VAULT_COURIER_TLS_KEY: 'k', VAULT_COURIER_VAULT_ADDR: 'https://v', VAULT_COURIER_INIT_IMAGE: 'i:1', VAULT_COURIER_SIDECAR_IMAGE: 's:1', VAULT_COURIER_SERVICE_URL: 'https://s' }).evictOwnerKinds, []);
+  const deployment = read('templates/webhook-deployment.yaml');
+  assert.match(deployment, /with \.Values\.rotation\.evictOwnerKinds \}\}\n\s+- name: VAULT_COURIER_EVICT_OWNER_KINDS\n\s+value: \{\{ join "," \. \| quote \}\}/);
+});
+
+/** The schema refuses at install what core's validators refuse at start, for the values a user types. */
+/** The schema node at a path of property names. */
+function schemaAt(...names: string[]): Schema {
+  return names.reduce<Schema>((node, name) => resolve(node).properties?.[name] ?? {}, schema);
+}
+
+test('the schema\'s patterns agree with the validators the webhook and its containers share', () => {
+  const vault = { addr: schemaAt('vault', 'addr'), authPath: schemaAt('vault', 'authPath'), defaultRole: schemaAt('vault', 'defaultRole') };
+  const kinds = schemaAt('rotation', 'evictOwnerKinds').items;
+  const rows: [pattern: string | undefined, check: (text: string) => boolean, samples: string[]][] = [
+    [vault.addr.pattern, (t) => checkVaultAddr(t) === undefined, ['https://vault.vault.svc:8200', 'http://127.0.0.1:8200/x', 'https://vault:8200?ns=a', 'https://vault:8200#x', 'https://u:p@vault:8200', 'vault:8200']],
+    [vault.authPath.pattern, (t) => checkAuthPath(t) === undefined, ['auth/kubernetes', 'auth/k8s/cluster-1', 'kubernetes', '/auth/kubernetes', 'auth/kubernetes/', 'auth/a b']],
+    [vault.defaultRole.pattern, (t) => t === '' || checkRole(t) === undefined, ['', 'app', 'team.app_1@prod', 'my role', '-app']],
+    [kinds?.pattern, (t) => 'kinds' in parseOwnerKinds(t), ['Rollout', 'argoproj.io/Rollout', 'rollout', 'argoproj.io/v1/Rollout', 'Argo.IO/Rollout', 'Roll-out']],
+  ];
+  for (const [pattern, check, samples] of rows) {
+    assert.ok(pattern, 'a pattern is missing from values.schema.json');
+    for (const sample of samples) assert.equal(new RegExp(pattern).test(sample), check(sample), `${JSON.stringify(sample)} against ${pattern}`);
+  }
 });
