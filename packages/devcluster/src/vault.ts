@@ -7,14 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type nodeVault from 'node-vault';
 import { CourierError, DEFAULT_AUTH_PATH } from '@vault-courier/core';
 import { freePort } from './ports.ts';
 import { startProcess, waitUntilReady, withPortRetry, type ManagedProcess } from './process.ts';
 import type { Postgres } from './postgres.ts';
 import type { Placement } from './etcd.ts';
 import { NODE_IP } from './node/netns.ts';
-import { createNodeVault } from '@vault-courier/init/vault-client';
+import { vaultHttpClient, type VaultHttpClient } from './vault-http.ts';
 
 export const KUBERNETES_AUTH_PATH = DEFAULT_AUTH_PATH;
 export const KV_MOUNT = 'secret';
@@ -31,10 +30,9 @@ export interface VaultServer {
   readonly process: ManagedProcess;
 }
 
-/** node-vault with every option set, so VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_SKIP_VERIFY and DEBUG change nothing. */
-/** An admin or anonymous client, built like the init container's: see createNodeVault. */
-export function vaultClient(addr: string, token: string): nodeVault.client {
-  return createNodeVault({ addr, caPem: undefined, requestTimeoutMs: 30_000, token });
+/** An admin (root token) or anonymous ('') client: see vault-http.ts. */
+export function vaultClient(addr: string, token: string): VaultHttpClient {
+  return vaultHttpClient(addr, token);
 }
 
 export async function startVaultServer(options: { binary: string; dir: string; logPath: string; timeoutMs: number; placement?: Placement }): Promise<VaultServer> {
@@ -85,7 +83,7 @@ export interface DatabaseRole {
 
 /** Root-token operations for tests and the demo. */
 export interface VaultAdmin {
-  readonly client: nodeVault.client;
+  readonly client: VaultHttpClient;
   /** A kubernetes-auth role bound to one namespace and service account. */
   createVaultRole(role: VaultRole): Promise<void>;
   /** Writes `data` as the new version of `secret/data/<path>` (KV v2). */
@@ -114,7 +112,7 @@ export const DATABASE_REVOCATION_SQL = [
   `DROP ROLE IF EXISTS "{{name}}";`,
 ];
 
-export function vaultAdmin(client: nodeVault.client): VaultAdmin {
+export function vaultAdmin(client: VaultHttpClient): VaultAdmin {
   return {
     client,
     createVaultRole: (role) =>
@@ -152,7 +150,7 @@ export interface VaultKubernetesSetup {
 }
 
 /** Kubernetes auth at `auth/kubernetes`; KV v2 at `secret/` comes with the dev server. */
-export async function configureKubernetesAuth(client: nodeVault.client, setup: VaultKubernetesSetup): Promise<void> {
+export async function configureKubernetesAuth(client: VaultHttpClient, setup: VaultKubernetesSetup): Promise<void> {
   await vaultCall('enable kubernetes auth', () => client.enableAuth({ mount_point: 'kubernetes', type: 'kubernetes', description: 'service-account tokens' }));
   await vaultCall('configure kubernetes auth', () =>
     client.write(`${KUBERNETES_AUTH_PATH}/config`, {
@@ -166,7 +164,7 @@ export async function configureKubernetesAuth(client: nodeVault.client, setup: V
   );
 }
 
-export async function configureDatabase(client: nodeVault.client, postgres: Postgres): Promise<void> {
+export async function configureDatabase(client: VaultHttpClient, postgres: Postgres): Promise<void> {
   await vaultCall('enable the database engine', () => client.mount({ mount_point: DATABASE_MOUNT, type: 'database', description: 'PostgreSQL users' }));
   await vaultCall('configure the PostgreSQL connection', () =>
     client.write(`${DATABASE_MOUNT}/config/${DATABASE_CONNECTION}`, {
