@@ -165,6 +165,8 @@ test('POST /expiry-warning: a CredentialsExpiring Warning Event on the pod, no e
       },
     ]);
     assert.equal((await s.post('/expiry-warning', JWT, { expiresAt: 'soon' })).status, 400);
+    assert.equal(w.events.at(-1)?.reason, 'ExpiryWarningInvalid', 'a refusal retrying cannot fix is a Warning Event');
+    assert.equal(w.events.at(-1)?.type, 'Warning');
     assert.equal((await s.post('/expiry-warning', undefined, { expiresAt: '2026-11-24T13:00:00.000Z' })).status, 401);
   } finally {
     await s.close();

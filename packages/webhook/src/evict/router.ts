@@ -28,6 +28,8 @@ export const EVENT_REASONS = {
   notInjected: 'EvictionNotAllowed',
   /** A refusal the sidecar cannot fix by retrying: the API server refused (e.g. RBAC). */
   refused: 'EvictionFailed',
+  /** A refusal the sidecar cannot fix by retrying: its /expiry-warning request was malformed. */
+  invalid: 'ExpiryWarningInvalid',
 } as const;
 
 export const DEFAULT_RATE_LIMIT: TokenBucketOptions = { capacity: 5, refillPerSecond: 0.2 };
@@ -239,13 +241,15 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     const auth = await authorize(req, res, endpoint);
     if (auth === undefined) return;
     const { pod, log } = auth;
+    if (!(await admitPod(res, endpoint, pod, log))) return;
     const body = (req.body ?? {}) as { expiresAt?: unknown; lease?: unknown; why?: unknown };
     const expiresAt = typeof body.expiresAt === 'string' ? new Date(body.expiresAt) : undefined;
     if (expiresAt === undefined || Number.isNaN(expiresAt.getTime())) {
+      // The sidecar always sends one: a sidecar and a webhook of different versions, which retrying cannot fix.
+      await recordEvent(log, pod, 'Warning', EVENT_REASONS.invalid, "The vault-courier sidecar's expiry warning was refused: body.expiresAt must be an ISO 8601 time (do the sidecar and webhook versions match?)");
       send(res, endpoint, 'BadRequest', 'body.expiresAt must be an ISO 8601 time');
       return;
     }
-    if (!(await admitPod(res, endpoint, pod, log))) return;
     const lease = note(body.lease);
     const why = note(body.why);
     const message =
