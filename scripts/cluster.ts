@@ -10,8 +10,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ownSignals, startDevCluster, type DevCluster } from '@vault-courier/devcluster';
-import { prepareCluster } from './demo.ts';
+import { ownSignals, prepareCluster, startDevCluster, type DevCluster } from '@vault-courier/devcluster';
 
 export const CLUSTER_NAMESPACE = 'demo';
 

@@ -14,8 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
 import { INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
-import { PROJECT_IMAGES, readPodLogs, startDevCluster, type DevCluster, type PodLogReader } from '@vault-courier/devcluster';
-import { APP_UID, prepareCluster, restrictedContainer } from '../../scripts/demo.ts';
+import { APP_UID, prepareCluster, PROJECT_IMAGES, readPodLogs, restrictedContainer, startDevCluster, type DevCluster, type PodLogReader } from '@vault-courier/devcluster';
 import { ContainerOutput, isReady, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);

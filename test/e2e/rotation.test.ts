@@ -11,8 +11,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { BatchV1Api, CoreV1Api, makeInformer, type V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
-import { createNamespace, PROJECT_IMAGES } from '@vault-courier/devcluster';
-import { demoAnnotations, demoAppContainer, restrictedContainer, startLoop, type Loop } from '../../scripts/demo.ts';
+import { createNamespace, demoAnnotations, demoAppContainer, PROJECT_IMAGES, restrictedContainer, startLoop, type Loop } from '@vault-courier/devcluster';
 import { ContainerOutput, isReady, readPodOrUndefined, waitFor } from './helpers.ts';
 
 const DB_TTL_SECONDS = 60;

@@ -23,3 +23,14 @@ export { removeStaleClusters } from './node/footprint.ts';
 export { NODE_IP } from './node/netns.ts';
 export { ownSignals } from './process.ts';
 export { CHART_DIR, helm, installVaultCourier, PROJECT_IMAGES, RELEASE_NAME, RESTRICTED, WEBHOOK_NAMESPACE, type HelmContext } from './node/helm.ts';
+export {
+  APP_UID,
+  demoAnnotations,
+  demoAppContainer,
+  isEvicted,
+  prepareCluster,
+  restrictedContainer,
+  startLoop,
+  type Loop,
+  type LoopOptions,
+} from './demo/loop.ts';
