@@ -32,6 +32,11 @@ function initNames(p: V1Pod): string[] {
   return (p.spec?.initContainers ?? []).map((c) => c.name);
 }
 
+/** The vault-courier volumes a container mounts (the API server adds its own kube-api-access). */
+function mountNames(p: V1Pod, container: string): string[] {
+  return (p.spec?.initContainers?.find((c) => c.name === container)?.volumeMounts ?? []).map((m) => m.name).filter((n) => n.startsWith('vault-courier-'));
+}
+
 /** The message the API server returns, as kubectl prints it. */
 function apiMessage(err: unknown): string {
   assert.ok(err instanceof ApiException, `expected an API error, got ${String(err)}`);
@@ -52,14 +57,22 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, tim
   }
 }
 
-/** A second webhook that adds a container after ours ran, so the API server reinvokes ours. */
+const ADDER_LABEL = 'test.vault-courier.io/adder';
+
+/**
+ * A second webhook that changes the pod after ours ran, so the API server reinvokes ours:
+ * label `container` adds a container, `secret` adds a `vault-courier.io/secret-*` annotation.
+ */
 async function startContainerAdder(cert: { certPem: string; keyPem: string }): Promise<{ server: Server; url: string }> {
   const server = createServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const review = JSON.parse(Buffer.concat(chunks).toString()) as { request: { uid: string } };
-      const patch = [{ op: 'add', path: '/spec/containers/-', value: { name: 'added-later', image: 'registry.example/proxy:1' } }];
+      const review = JSON.parse(Buffer.concat(chunks).toString()) as { request: { uid: string; object: V1Pod } };
+      const addSecret = review.request.object.metadata?.labels?.[ADDER_LABEL] === 'secret';
+      const patch = addSecret
+        ? [{ op: 'add', path: '/metadata/annotations/vault-courier.io~1secret-late', value: 'secret/data/shop/late' }]
+        : [{ op: 'add', path: '/spec/containers/-', value: { name: 'added-later', image: 'registry.example/proxy:1' } }];
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') } }));
     });
@@ -97,7 +110,7 @@ describe('webhook on the real API server', { timeout: 300_000 }, () => {
             admissionReviewVersions: ['v1'],
             clientConfig: { url: `${added.url}/`, caBundle },
             rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
-            objectSelector: { matchLabels: { 'test.vault-courier.io/add-container': 'true' } },
+            objectSelector: { matchExpressions: [{ key: ADDER_LABEL, operator: 'In', values: ['container', 'secret'] }] },
             sideEffects: 'None',
             failurePolicy: 'Fail',
             reinvocationPolicy: 'Never',
@@ -125,7 +138,10 @@ describe('webhook on the real API server', { timeout: 300_000 }, () => {
     const stored = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('injected', { ...SECRET, 'vault-courier.io/format-db': 'env' }) });
     assert.deepEqual(initNames(stored), [INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME]);
     assert.equal(stored.spec?.initContainers?.[1]?.restartPolicy, 'Always');
-    assert.deepEqual(stored.spec?.volumes?.map((v) => v.name).filter((n) => n.startsWith('vault-courier-')), ['vault-courier-secrets', 'vault-courier-state', 'vault-courier-token']);
+    assert.deepEqual(stored.spec?.volumes?.map((v) => v.name).filter((n) => n.startsWith('vault-courier-')), ['vault-courier-secrets', 'vault-courier-state', 'vault-courier-token', 'vault-courier-evict-token']);
+    // Each injected container mounts only the token it uses.
+    assert.deepEqual(mountNames(stored, INIT_CONTAINER_NAME), ['vault-courier-secrets', 'vault-courier-state', 'vault-courier-token']);
+    assert.deepEqual(mountNames(stored, SIDECAR_CONTAINER_NAME), ['vault-courier-state', 'vault-courier-evict-token']);
     assert.deepEqual({ ...stored.spec?.containers[0]?.volumeMounts?.find((m) => m.name === 'vault-courier-secrets') }, { name: 'vault-courier-secrets', mountPath: '/vault/secrets', readOnly: true });
     assert.equal(stored.metadata?.annotations?.['vault-courier.io/status'], 'injected');
     const read = await core.readNamespacedPod({ namespace: OPTED_IN, name: 'injected' });
@@ -159,6 +175,11 @@ describe('webhook on the real API server', { timeout: 300_000 }, () => {
       (err: unknown) => err,
     );
     assert.match(apiMessage(invalid), /vault-courier\.io\/mount-path must be an absolute path/);
+    const query = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('query', { 'vault-courier.io/secret-db': 'secret/data/shop?version=2' }) }).then(
+      () => assert.fail('the pod was admitted'),
+      (err: unknown) => err,
+    );
+    assert.match(apiMessage(query), /vault-courier\.io\/secret-db contains "\?".*write the plain path/);
     await assert.rejects(core.readNamespacedPod({ namespace: OPTED_IN, name: 'typo' }), (err) => err instanceof ApiException && err.code === 404);
   });
 
@@ -184,12 +205,24 @@ describe('webhook on the real API server', { timeout: 300_000 }, () => {
       assert.deepEqual(initNames(p), [INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME]);
       const env = Object.fromEntries((p.spec?.initContainers?.[0]?.env ?? []).map((e) => [e.name, e.value]));
       assert.equal(env.VAULT_COURIER_OWNER_KIND, 'ReplicaSet');
+      assert.equal(env.VAULT_COURIER_ROTATE, 'true');
     }
+  });
+
+  test('a pod whose controller is outside the eviction allowlist (an Argo Workflow) is told to warn, not evict', async () => {
+    const body = pod('workflow-step', SECRET);
+    body.metadata!.ownerReferences = [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow', name: 'wf', uid: '9d2c1b7a-0000-4000-8000-000000000001', controller: true }];
+    // Dry run: the owner does not exist, and the garbage collector would delete a stored pod.
+    const stored = await core.createNamespacedPod({ namespace: OPTED_IN, body, dryRun: 'All' });
+    const sidecar = stored.spec?.initContainers?.find((c) => c.name === SIDECAR_CONTAINER_NAME);
+    const env = Object.fromEntries((sidecar?.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env.VAULT_COURIER_ROTATE, 'false');
+    assert.match(env.VAULT_COURIER_ROTATE_REASON ?? '', /argoproj\.io\/Workflow is not one vault-courier evicts/);
   });
 
   test('a pod that went through reinvocation is injected once, and the later container gets the mount', async () => {
     const before = await (await fetch(`${webhook!.metricsUrl}/metrics`)).text();
-    const stored = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('reinvoked', SECRET, { 'test.vault-courier.io/add-container': 'true' }) });
+    const stored = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('reinvoked', SECRET, { [ADDER_LABEL]: 'container' }) });
     assert.deepEqual(initNames(stored), [INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME]);
     assert.deepEqual(stored.spec?.containers.map((c) => c.name), ['app', 'added-later']);
     assert.equal(stored.spec?.volumes?.filter((v) => v.name === 'vault-courier-secrets').length, 1);
@@ -197,6 +230,16 @@ describe('webhook on the real API server', { timeout: 300_000 }, () => {
     const after = await (await fetch(`${webhook!.metricsUrl}/metrics`)).text();
     const reinvoked = (text: string) => Number(/vault_courier_admission_reviews_total\{outcome="injected",reason="late-containers"\} (\d+)/.exec(text)?.[1] ?? 0);
     assert.equal(reinvoked(after) - reinvoked(before), 1, 'the API server did not reinvoke the webhook');
+  });
+
+  test('a secret-* added by a later webhook is refused on reinvocation, never admitted without it', async () => {
+    const refused = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('late-secret', SECRET, { [ADDER_LABEL]: 'secret' }) }).then(
+      () => assert.fail('the pod was admitted without its late secret'),
+      (err: unknown) => err,
+    );
+    assert.match(apiMessage(refused), new RegExp(`admission webhook "${WEBHOOK_NAME}" denied the request`));
+    assert.match(apiMessage(refused), /vault-courier\.io\/secret-late was added after vault-courier injected this pod/);
+    await assert.rejects(core.readNamespacedPod({ namespace: OPTED_IN, name: 'late-secret' }), (err) => err instanceof ApiException && err.code === 404);
   });
 
   test('webhook stopped: pods asking for secrets are refused with a clear message; other pods are still created', async (t) => {

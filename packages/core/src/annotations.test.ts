@@ -65,6 +65,8 @@ const invalid: { name: string; annotations: Record<string, string>; expect: RegE
   { name: 'empty vault path', annotations: { 'vault-courier.io/secret-db': ' ' }, expect: [/secret-db is empty/] },
   { name: 'leading slash', annotations: { 'vault-courier.io/secret-db': '/secret/data/x' }, expect: [/must not start or end with "\/"/] },
   { name: 'dot-dot segment', annotations: { 'vault-courier.io/secret-db': 'secret/../sys' }, expect: [/"\.\." segment/] },
+  { name: 'query string in the Vault path', annotations: { 'vault-courier.io/secret-db': 'secret/data/app?version=2' }, expect: [/secret-db contains "\?": a Vault path carries no query string or fragment.*write the plain path, e\.g\. "secret\/data\/app"/] },
+  { name: 'fragment in the Vault path', annotations: { 'vault-courier.io/secret-db': 'secret/data/app#v2' }, expect: [/secret-db contains "#"/] },
   { name: 'relative mount path', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/mount-path': 'vault/secrets' }, expect: [/mount-path must be an absolute path/] },
   { name: 'mount path over our own state', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/mount-path': '/vault-courier' }, expect: [/overlaps \/vault-courier\/state/] },
   { name: 'mount path not normalized', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/mount-path': '/a//b' }, expect: [/normalized path/] },
