@@ -133,7 +133,7 @@ describe('sidecar on real processes', { timeout: 900_000 }, () => {
     await eventually('the PostgreSQL user dropped', async () => ((await roleExists(world, user)) ? undefined : true), 15_000);
     const lookup = await world.cluster.vault?.client.write('auth/token/lookup', { token }).then(
       () => 'alive',
-      (err: { response?: { statusCode?: number } }) => err.response?.statusCode,
+      (err: { status?: number }) => err.status,
     );
     assert.equal(lookup, 403, 'the revoked token no longer exists');
     assert.equal((await readPod(world, 'restart', nameOf(pod)))?.metadata?.deletionTimestamp, undefined, 'no eviction: the deadline had not come');
