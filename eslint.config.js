@@ -2,6 +2,29 @@
 // in a webhook or a sidecar is a silent failure in production).
 import tseslint from 'typescript-eslint';
 
+// The layers, enforced: the import rules below are the architecture's only enforcement,
+// and test/unit/layers.test.ts proves each one fires.
+const PRODUCTION = ['packages/*/src/**/*.ts'];
+const TESTS = ['**/*.test.ts'];
+/** What POST /mutate runs: pure, so admission latency is the webhook's alone and a Vault or API outage never blocks pod creation. */
+const ADMISSION = [
+  'packages/core/src/{annotations,decide,containers,mutate,patch,did-you-mean,names,spec,render,webhook-configuration}.ts',
+  'packages/webhook/src/{app,review}.ts',
+];
+const SIDECAR = ['packages/sidecar/src/**/*.ts'];
+const CORE = ['packages/core/src/**/*.ts'];
+
+const notTestInfrastructure = [
+  { group: ['@vault-courier/devcluster', '@vault-courier/devcluster/*'], message: 'production code never depends on the test clusters (packages/devcluster)' },
+  { group: ['**/test-helpers*', '**/test/**', '../../test/*'], message: 'production code never depends on test helpers' },
+];
+const noIo = [
+  { group: ['node:fs', 'node:fs/*', 'node:net', 'node:http', 'node:https', 'node:http2', 'node:child_process', 'node:dgram', 'node:dns'], message: 'admission modules do no I/O', allowTypeImports: true },
+  { group: ['@kubernetes/client-node', 'node-vault', 'axios', 'undici'], message: 'admission modules call no client (type imports are fine)', allowTypeImports: true },
+];
+const coreAtTheBottom = [{ group: ['@vault-courier/webhook*', '@vault-courier/init*', '@vault-courier/sidecar*', '@vault-courier/demo-app*'], message: 'core depends on no other package of the project' }];
+const restrict = (patterns, paths = []) => ['error', { patterns, paths }];
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'charts/**', '.tmp/**'] },
   ...tseslint.configs.recommended,
@@ -22,6 +45,27 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': ['error', { allow: ['error'] }],
+    },
+  },
+  // Later entries win for a file they match, so each one states its whole list.
+  { files: PRODUCTION, ignores: TESTS, rules: { '@typescript-eslint/no-restricted-imports': restrict(notTestInfrastructure) } },
+  { files: CORE, ignores: TESTS, rules: { '@typescript-eslint/no-restricted-imports': restrict([...notTestInfrastructure, ...coreAtTheBottom]) } },
+  {
+    files: ADMISSION,
+    ignores: TESTS,
+    rules: {
+      '@typescript-eslint/no-restricted-imports': restrict([...notTestInfrastructure, ...coreAtTheBottom, ...noIo]),
+      'no-restricted-globals': ['error', { name: 'fetch', message: 'admission modules do no I/O' }],
+    },
+  },
+  {
+    files: SIDECAR,
+    ignores: TESTS,
+    rules: {
+      '@typescript-eslint/no-restricted-imports': restrict(notTestInfrastructure, [
+        // The index pulls in admission's dependencies: every pod would pay for them in memory.
+        { name: '@vault-courier/core', message: "the sidecar imports the core modules it uses ('@vault-courier/core/<module>'), never the index" },
+      ]),
     },
   },
   {

@@ -12,7 +12,7 @@ import { Agent, request } from 'node:https';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { createTestPki } from '@vault-courier/webhook/test-helpers';
+import { createTestPki } from '../../test/helpers/webhook-tls.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '3000' }, seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '32' } } });

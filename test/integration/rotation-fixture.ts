@@ -27,7 +27,7 @@ import { startProcess, type ManagedProcess } from '@vault-courier/devcluster/pro
 import { ANNOTATIONS, createLogger, EVICT_AUDIENCE, INJECTED_ENV, STATUS_INJECTED, VAULT_AUDIENCE, type Logger } from '@vault-courier/core';
 import { startWebhook, type RunningWebhook } from '@vault-courier/webhook/server';
 import { evictRoutes } from '@vault-courier/webhook/evict/router';
-import { testWebhookConfig } from '@vault-courier/webhook/test-helpers';
+import { testWebhookConfig } from '../helpers/webhook-tls.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 export const SIDECAR_MAIN = join(REPO, 'packages/sidecar/src/main.ts');

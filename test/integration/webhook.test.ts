@@ -14,7 +14,7 @@ import { AdmissionregistrationV1Api, ApiException, AppsV1Api, CoreV1Api, type V1
 import { startDevCluster, createNamespace, type DevCluster } from '@vault-courier/devcluster';
 import { buildMutatingWebhookConfiguration, createLogger, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME, WEBHOOK_NAME } from '@vault-courier/core';
 import { startWebhook, type RunningWebhook } from '@vault-courier/webhook/server';
-import { testWebhookConfig } from '@vault-courier/webhook/test-helpers';
+import { testWebhookConfig } from '../helpers/webhook-tls.ts';
 
 const OPTED_IN = 'shop';
 const PLAIN = 'plain';

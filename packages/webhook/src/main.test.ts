@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '@vault-courier/devcluster';
-import { createTestPki, httpsPost } from './test-helpers.ts';
+import { createTestPki, httpsPost } from '../../../test/helpers/webhook-tls.ts';
 
 const MAIN = path.join(import.meta.dirname, 'main.ts');
 

@@ -4,8 +4,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { isDeepStrictEqual } from 'node:util';
-import { CONFIG_ENV, CourierError, createLogger, isCourierError, parseConfig, type WebhookConfig } from '@vault-courier/core';
+import { createLogger, isCourierError, parseConfig, type WebhookConfig } from '@vault-courier/core';
 import { assertInjectable } from './app.ts';
 import { evictRoutes } from './evict/router.ts';
 import { loadInjectionConfig, startWebhook } from './server.ts';
@@ -21,10 +20,6 @@ function loadConfig(): WebhookConfig {
   const parsed = parseConfig(process.env);
   const injection = loadInjectionConfig(parsed);
   assertInjectable(injection);
-  // A setting parsed but not handed to the admission path would be silently ignored.
-  if (!isDeepStrictEqual(injection.evictOwnerKinds ?? [], parsed.evictOwnerKinds)) {
-    throw new CourierError('config', `${CONFIG_ENV.evictOwnerKinds}: this build does not apply it at admission yet (server.ts loadInjectionConfig); leave it unset`);
-  }
   return parsed;
 }
 

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import express from 'express';
 import { createLogger, isCourierError, type Logger } from '@vault-courier/core';
-import { startWebhook, type RunningWebhook } from './server.ts';
-import { createTestPki, httpsPost, testTls, testWebhookConfig, type TestPki } from './test-helpers.ts';
+import { loadInjectionConfig, startWebhook, type RunningWebhook } from './server.ts';
+import { createTestPki, httpsPost, testTls, testWebhookConfig, type TestPki } from '../../../test/helpers/webhook-tls.ts';
 
 const CANARY = 'canary-9b2e-never-in-a-log-line';
 const FIXTURES = path.resolve(import.meta.dirname, '../../../test/fixtures/admission');
@@ -161,6 +161,17 @@ test('unreadable or mismatched certificate files stop the start, naming the vari
     await assert.rejects(startWebhook(mismatched, sink().logger), (err) => isCourierError(err, 'config') && /not a matching PEM certificate and key/.test(err.message));
     const badCa = testWebhookConfig(testTls(pki), { VAULT_COURIER_VAULT_CACERT: path.join(pki.dir, 'nope.pem') });
     await assert.rejects(startWebhook(badCa, sink().logger), (err) => isCourierError(err, 'config') && /VAULT_COURIER_VAULT_CACERT/.test(err.message));
+  } finally {
+    await pki.remove();
+  }
+});
+
+test('every setting the admission path uses reaches it: VAULT_COURIER_EVICT_OWNER_KINDS too', async () => {
+  const pki = await createTestPki();
+  try {
+    const config = testWebhookConfig(testTls(pki), { VAULT_COURIER_EVICT_OWNER_KINDS: 'argoproj.io/Rollout,CloneSet' });
+    assert.deepEqual(loadInjectionConfig(config).evictOwnerKinds, config.evictOwnerKinds);
+    assert.equal(loadInjectionConfig(config).evictOwnerKinds?.length, 2);
   } finally {
     await pki.remove();
   }

@@ -64,6 +64,7 @@ export function loadInjectionConfig(config: WebhookConfig): InjectionConfig {
     serviceCaPem: readPem(config.serviceCaCertFile, CONFIG_ENV.serviceCaCert),
     initResources: config.initResources,
     sidecarResources: config.sidecarResources,
+    evictOwnerKinds: config.evictOwnerKinds,
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Shared by the webhook's tests and the integration tests: a CA and a serving certificate
- * for 127.0.0.1 (the devcluster's openssl PKI), a configuration that points at them, and a
+ * for 127.0.0.1 (the devcluster's PKI, on certs/), a configuration that points at them, and a
  * small HTTPS client that trusts that CA.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
