@@ -8,7 +8,10 @@ const PRODUCTION = ['packages/*/src/**/*.ts'];
 const TESTS = ['**/*.test.ts'];
 /** What POST /mutate runs: pure, so admission latency is the webhook's alone and a Vault or API outage never blocks pod creation. */
 const ADMISSION = [
-  'packages/core/src/{annotations,decide,containers,mutate,patch,did-you-mean,names,spec,render,webhook-configuration}.ts',
+  'packages/core/src/admission/**/*.ts',
+  // The contract the admission path reads (the annotation grammar, names, validators).
+  'packages/core/src/contract/{annotations,names,spec,validators,owner-kinds,render}.ts',
+  'packages/core/src/support/did-you-mean.ts',
   'packages/webhook/src/{app,review}.ts',
 ];
 const SIDECAR = ['packages/sidecar/src/**/*.ts'];

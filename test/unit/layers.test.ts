@@ -16,14 +16,14 @@ async function violations(file: string, code: string): Promise<string[]> {
 }
 
 const rows: { file: string; code: string; refused: RegExp | undefined }[] = [
-  { file: 'packages/core/src/mutate.ts', code: "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n", refused: /admission modules do no I\/O/ },
-  { file: 'packages/core/src/mutate.ts', code: "import { CoreV1Api } from '@kubernetes/client-node';\nexport const x = CoreV1Api;\n", refused: /admission modules call no client/ },
-  { file: 'packages/core/src/mutate.ts', code: "import type { V1Pod } from '@kubernetes/client-node';\nexport type X = V1Pod;\n", refused: undefined },
+  { file: 'packages/core/src/admission/mutate.ts', code: "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n", refused: /admission modules do no I\/O/ },
+  { file: 'packages/core/src/admission/mutate.ts', code: "import { CoreV1Api } from '@kubernetes/client-node';\nexport const x = CoreV1Api;\n", refused: /admission modules call no client/ },
+  { file: 'packages/core/src/admission/mutate.ts', code: "import type { V1Pod } from '@kubernetes/client-node';\nexport type X = V1Pod;\n", refused: undefined },
   { file: 'packages/webhook/src/review.ts', code: "export const x = () => fetch('http://vault');\n", refused: /admission modules do no I\/O/ },
   { file: 'packages/sidecar/src/sidecar.ts', code: "import { deadline } from '@vault-courier/core';\nexport const x = deadline;\n", refused: /never the index/ },
   { file: 'packages/webhook/src/server.ts', code: "import { startDevCluster } from '@vault-courier/devcluster';\nexport const x = startDevCluster;\n", refused: /never depends on the test clusters/ },
   { file: 'packages/init/src/main.ts', code: "import { x } from '../../../test/e2e/helpers.ts';\nexport const y = x;\n", refused: /never depends on test helpers/ },
-  { file: 'packages/core/src/deadline.ts', code: "import { x } from '@vault-courier/webhook/server';\nexport const y = x;\n", refused: /core depends on no other package/ },
+  { file: 'packages/core/src/rotation/deadline.ts', code: "import { x } from '@vault-courier/webhook/server';\nexport const y = x;\n", refused: /core depends on no other package/ },
   { file: 'packages/webhook/src/server.test.ts', code: "import { startDevCluster } from '@vault-courier/devcluster';\nexport const x = startDevCluster;\n", refused: undefined },
 ];
 

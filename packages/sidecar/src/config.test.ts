@@ -1,14 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { INJECTED_ENV } from '@vault-courier/core/names';
-import { isCourierError } from '@vault-courier/core/errors';
+import { INJECTED_ENV } from '@vault-courier/core/contract/names';
+import { isCourierError } from '@vault-courier/core/support/errors';
 import type { V1Pod } from '@kubernetes/client-node';
-import { checkInjectionConfig, parseConfig } from '@vault-courier/core/config';
-import type { InjectionConfig } from '@vault-courier/core/containers';
-import { shouldInject } from '@vault-courier/core/decide';
-import { parseInitConfig } from '@vault-courier/core/init-config';
-import { mutatePod } from '@vault-courier/core/mutate';
-import { INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME } from '@vault-courier/core/names';
+import { checkInjectionConfig, parseConfig, type InjectionConfig } from '@vault-courier/core/contract/config';
+import { shouldInject } from '@vault-courier/core/admission/decide';
+import { parseInitConfig } from '@vault-courier/core/contract/init-config';
+import { mutatePod } from '@vault-courier/core/admission/mutate';
+import { INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME } from '@vault-courier/core/contract/names';
 import { parseSidecarConfig, rotationMode } from './config.ts';
 
 const ENV = {

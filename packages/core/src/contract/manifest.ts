@@ -6,8 +6,8 @@
  * Every issue time in it errs early (see leaseIssuedAt), so every expiry the sidecar
  * computes from it (issue time + duration) is at or before Vault's own, never after.
  */
-import { CourierError } from './errors.ts';
-import { isRecord } from './env.ts';
+import { CourierError } from '../support/errors.ts';
+import { isRecord } from '../support/env.ts';
 
 export const MANIFEST_VERSION = 1;
 

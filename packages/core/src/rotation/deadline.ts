@@ -11,7 +11,7 @@
  * replicas that started together spread their evictions, and a restarted sidecar computes
  * exactly the same time (the rule never reads `now`, only the clamp to "at once" does).
  */
-import type { LeaseManifest } from './manifest.ts';
+import type { LeaseManifest } from '../contract/manifest.ts';
 
 export const DEFAULT_REFRESH_FRACTION = 2 / 3;
 export const DEFAULT_SAFETY_MARGIN_MS = 5_000;

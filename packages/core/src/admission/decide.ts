@@ -4,9 +4,9 @@
  * refused with every problem named, so a typo never yields a pod silently without secrets.
  */
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
-import { formatToString, type SecretSpec } from './spec.ts';
-import { ANNOTATIONS, hasCourierAnnotations, parseAnnotations, type AnnotationError, type InjectionSpec } from './annotations.ts';
-import { EVICT_TOKEN_VOLUME, INIT_CONTAINER_NAME, INJECTED_ENV, SECRETS_VOLUME, SIDECAR_CONTAINER_NAME, STATE_VOLUME, STATUS_INJECTED, TOKEN_VOLUME } from './names.ts';
+import { formatToString, type SecretSpec } from '../contract/spec.ts';
+import { ANNOTATIONS, hasCourierAnnotations, parseAnnotations, type AnnotationError, type InjectionSpec } from '../contract/annotations.ts';
+import { EVICT_TOKEN_VOLUME, INIT_CONTAINER_NAME, INJECTED_ENV, SECRETS_VOLUME, SIDECAR_CONTAINER_NAME, STATE_VOLUME, STATUS_INJECTED, TOKEN_VOLUME } from '../contract/names.ts';
 
 export type SkipReason = 'no-annotations' | 'opted-out' | 'already-injected' | 'no-secrets';
 

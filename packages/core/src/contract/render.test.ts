@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { renderSecret, shellQuote, type SecretData } from './render.ts';
-import { isCourierError } from './errors.ts';
+import { isCourierError } from '../support/errors.ts';
 import type { SecretFormat, SecretSpec } from './spec.ts';
 
 const CANARY = 'canary-render-5b1e-never-in-errors';

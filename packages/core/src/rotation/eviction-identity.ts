@@ -6,7 +6,7 @@
  * decides whether the claims name such a pod; signature, issuer, audience and expiry were
  * checked before it is called (jose's jwtVerify).
  */
-import { isRecord } from './env.ts';
+import { isRecord } from '../support/env.ts';
 
 export interface PodIdentity {
   readonly namespace: string;

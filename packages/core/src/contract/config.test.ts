@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isCourierError } from './errors.ts';
+import { isCourierError } from '../support/errors.ts';
 import { DEFAULT_SIDECAR_RESOURCES, parseConfig, parseListen } from './config.ts';
 
 const minimal = {

@@ -3,11 +3,12 @@
  * the webhook turns the difference into a JSONPatch (patch.ts).
  */
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
-import { ANNOTATIONS, parseAnnotations, type InjectionSpec } from './annotations.ts';
-import { buildInitContainer, buildSidecarContainer, buildVolumes, IMAGE_USER, secretsMount, type InjectionConfig, type PodFacts } from './containers.ts';
+import { ANNOTATIONS, parseAnnotations, type InjectionSpec } from '../contract/annotations.ts';
+import type { InjectionConfig } from '../contract/config.ts';
+import { buildInitContainer, buildSidecarContainer, buildVolumes, IMAGE_USER, secretsMount, type PodFacts } from './containers.ts';
 import { allContainers, containerNames, type DecideConfig } from './decide.ts';
-import { controllerOwner } from './rotation-policy.ts';
-import { DEFAULT_GRACE_PERIOD_SECONDS, INIT_CONTAINER_NAME, SECRETS_VOLUME, SIDECAR_CONTAINER_NAME, STATUS_INJECTED } from './names.ts';
+import { controllerOwner } from '../rotation/rotation-policy.ts';
+import { DEFAULT_GRACE_PERIOD_SECONDS, INIT_CONTAINER_NAME, SECRETS_VOLUME, SIDECAR_CONTAINER_NAME, STATUS_INJECTED } from '../contract/names.ts';
 
 /**
  * The pod-level non-root identity, if the pod sets one. With a pod uid, the application

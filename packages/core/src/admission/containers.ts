@@ -4,9 +4,10 @@
  * packages/init and packages/sidecar (INJECTED_ENV in names.ts).
  */
 import type { V1Container, V1EnvVar, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { InjectionSpec } from './annotations.ts';
-import type { Resources } from './config.ts';
-import { decideRotation, type OwnerKind } from './rotation-policy.ts';
+import type { InjectionSpec } from '../contract/annotations.ts';
+import type { InjectionConfig } from '../contract/config.ts';
+import type { Resources } from '../contract/validators.ts';
+import { decideRotation } from '../rotation/rotation-policy.ts';
 import {
   EVICT_AUDIENCE,
   EVICT_JWT_FILE,
@@ -21,29 +22,8 @@ import {
   TOKEN_VOLUME,
   VAULT_AUDIENCE,
   VAULT_JWT_FILE,
-} from './names.ts';
+} from '../contract/names.ts';
 
-/** What the injected containers need from the webhook's configuration; plain data, no files. */
-export interface InjectionConfig {
-  readonly vaultAddr: string;
-  /** PEM text of the CA that signs Vault's certificate, read by the webhook at start. */
-  readonly vaultCaPem: string | undefined;
-  readonly authPath: string;
-  readonly defaultRole: string | undefined;
-  readonly initImage: string;
-  readonly sidecarImage: string;
-  readonly serviceUrl: string;
-  /** PEM text of the CA that signs the webhook's certificate (for POST /evict). */
-  readonly serviceCaPem: string | undefined;
-  readonly initResources: Resources;
-  readonly sidecarResources: Resources;
-  /**
-   * Controller kinds evicted besides the built-in ones (VAULT_COURIER_EVICT_OWNER_KINDS).
-   * Optional so that a caller building this from an older WebhookConfig still compiles:
-   * absent means none.
-   */
-  readonly evictOwnerKinds?: readonly OwnerKind[];
-}
 
 /** Facts about the pod the injected containers need and cannot read themselves. */
 export interface PodFacts {

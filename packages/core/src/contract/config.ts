@@ -3,11 +3,10 @@
  * from exactly one value). Every problem is reported at once, naming the variable, and the
  * process stops at start rather than admitting pods with a half-valid configuration.
  */
-import { CourierError } from './errors.ts';
-import { Problems, required, value, type Env } from './env.ts';
-import { LOG_LEVEL_ENV, type LogLevel } from './logger.ts';
-import { EVICT_OWNER_KINDS_ENV, parseOwnerKinds, type OwnerKind } from './rotation-policy.ts';
-import type { InjectionConfig } from './containers.ts';
+import { CourierError } from '../support/errors.ts';
+import { Problems, required, value, type Env } from '../support/env.ts';
+import { LOG_LEVEL_ENV, type LogLevel } from '../support/logger.ts';
+import { EVICT_OWNER_KINDS_ENV, parseOwnerKinds, type OwnerKind } from './owner-kinds.ts';
 import {
   checkAuthPath,
   checkCaPem,
@@ -21,6 +20,7 @@ import {
   SERVICE_URL_EXAMPLE,
   VAULT_ADDR_EXAMPLE,
   withoutTrailingSlash,
+  type Resources,
 } from './validators.ts';
 
 export interface ListenAddress {
@@ -29,11 +29,6 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-/** Container resources as Kubernetes writes them (`{ cpu: '10m', memory: '64Mi' }`). */
-export interface Resources {
-  readonly requests?: Readonly<Record<string, string>>;
-  readonly limits?: Readonly<Record<string, string>>;
-}
 
 export interface WebhookConfig {
   readonly listen: ListenAddress;
@@ -159,6 +154,28 @@ export function parseConfig(env: Env): WebhookConfig {
     throw new CourierError('config', `invalid configuration:\n  ${problems.list.join('\n  ')}`);
   }
   return Object.freeze(config);
+}
+
+/** What the injected containers need from the webhook's configuration; plain data, no files. */
+export interface InjectionConfig {
+  readonly vaultAddr: string;
+  /** PEM text of the CA that signs Vault's certificate, read by the webhook at start. */
+  readonly vaultCaPem: string | undefined;
+  readonly authPath: string;
+  readonly defaultRole: string | undefined;
+  readonly initImage: string;
+  readonly sidecarImage: string;
+  readonly serviceUrl: string;
+  /** PEM text of the CA that signs the webhook's certificate (for POST /evict). */
+  readonly serviceCaPem: string | undefined;
+  readonly initResources: Resources;
+  readonly sidecarResources: Resources;
+  /**
+   * Controller kinds evicted besides the built-in ones (VAULT_COURIER_EVICT_OWNER_KINDS).
+   * Optional so that a caller building this from an older WebhookConfig still compiles:
+   * absent means none.
+   */
+  readonly evictOwnerKinds?: readonly OwnerKind[];
 }
 
 /** One problem of an InjectionConfig: the field, the webhook variable it comes from, and what is wrong. */

@@ -4,7 +4,7 @@
  * mutatingwebhookconfiguration.yaml). Defaults are argued in docs/adr/0002-failure-policy.md.
  */
 import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
-import { ANNOTATION_PREFIX, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE } from './names.ts';
+import { ANNOTATION_PREFIX, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE } from '../contract/names.ts';
 
 export const WEBHOOK_CONFIGURATION_NAME = 'vault-courier';
 /** Appears in the API server's errors ("failed calling webhook ..."): says who refused. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatAnnotationErrors, parseAnnotations, parseFormat, type ParseResult } from './annotations.ts';
-import { closest, editDistance } from './did-you-mean.ts';
+import { closest, editDistance } from '../support/did-you-mean.ts';
 
 const context = { containerNames: ['app', 'migrate'], defaultRole: 'default-role' };
 

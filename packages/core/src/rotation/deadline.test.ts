@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deadline, uidFraction, JITTER_FRACTION, type DeadlineOptions, type DeadlinePod } from './deadline.ts';
-import { MANIFEST_VERSION, type LeaseManifest, type SecretLease } from './manifest.ts';
+import { MANIFEST_VERSION, type LeaseManifest, type SecretLease } from '../contract/manifest.ts';
 
 const T0 = Date.UTC(2026, 10, 24, 12, 0, 0);
 const UID = '6f1d7c2e-0b9a-4c55-9d2e-7a1f3b8c9e01';

@@ -4,7 +4,7 @@
  * each naming its variable, so a broken webhook configuration is fixed in one round trip.
  */
 import { INJECTED_ENV } from './names.ts';
-import { isRecord, Problems, required, type Env } from './env.ts';
+import { isRecord, Problems, required, type Env } from '../support/env.ts';
 import { isDnsLabel } from './annotations.ts';
 import type { SecretFormat, SecretSpec } from './spec.ts';
 import { checkAbsolutePath, checkAuthPath, checkCaPem, checkMountPath, checkRole, checkVaultAddr, checkVaultPath, DEFAULT_AUTH_PATH, withoutTrailingSlash } from './validators.ts';

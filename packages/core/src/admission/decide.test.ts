@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { shouldInject } from './decide.ts';
 import { mutatePod } from './mutate.ts';
-import { DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES } from './config.ts';
-import type { InjectionConfig } from './containers.ts';
+import { DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES } from '../contract/config.ts';
+import type { InjectionConfig } from '../contract/config.ts';
 
 function pod(annotations: Record<string, string> | undefined, extra: Partial<NonNullable<V1Pod['spec']>> = {}): V1Pod {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns', ...(annotations ? { annotations } : {}) }, spec: { containers: [{ name: 'app', image: 'app:1' }], ...extra } };

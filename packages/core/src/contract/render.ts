@@ -3,7 +3,7 @@
  * `vault-courier.io/format-<name>`. Pure: no I/O. Errors name the annotation, the key or
  * field at fault and the fix; they name keys and fields, never a value.
  */
-import { CourierError } from './errors.ts';
+import { CourierError } from '../support/errors.ts';
 import { ANNOTATIONS } from './annotations.ts';
 import type { SecretSpec } from './spec.ts';
 

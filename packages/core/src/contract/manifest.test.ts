@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isCourierError } from './errors.ts';
+import { isCourierError } from '../support/errors.ts';
 import { leaseIssuedAt, MANIFEST_VERSION, parseManifest, serializeManifest, type LeaseManifest } from './manifest.ts';
 
 const T = 1_800_000_000_000;

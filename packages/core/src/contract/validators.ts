@@ -6,9 +6,8 @@
  * later, in every pod. Pure; each returns the problem (without the variable or annotation
  * name, which the caller adds) or undefined, and never quotes a secret value.
  */
-import { isLogLevel, LOG_LEVELS } from './logger.ts';
+import { isLogLevel, LOG_LEVELS } from '../support/logger.ts';
 import { STATE_MOUNT_PATH, TOKEN_MOUNT_PATH } from './names.ts';
-import type { Resources } from './config.ts';
 
 export const DEFAULT_AUTH_PATH = 'auth/kubernetes';
 export const VAULT_ADDR_EXAMPLE = 'https://vault.vault.svc:8200';
@@ -146,6 +145,12 @@ function sectionProblem(section: string, quantities: unknown): string | undefine
     if (typeof q !== 'string' || quantityValue(q) === undefined) return `${section}.${resource}: ${JSON.stringify(q)} is not a Kubernetes quantity (a string such as "100m", "0.5" or "64Mi")`;
   }
   return undefined;
+}
+
+/** Container resources as Kubernetes writes them (`{ cpu: '10m', memory: '64Mi' }`). */
+export interface Resources {
+  readonly requests?: Readonly<Record<string, string>>;
+  readonly limits?: Readonly<Record<string, string>>;
 }
 
 /** JSON `{"requests":{…},"limits":{…}}`; what the API server would refuse in every injected pod is refused here. */

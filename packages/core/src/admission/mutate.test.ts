@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
-import type { InjectionSpec } from './annotations.ts';
-import { DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES } from './config.ts';
-import type { InjectionConfig } from './containers.ts';
+import type { InjectionSpec } from '../contract/annotations.ts';
+import { DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES } from '../contract/config.ts';
+import type { InjectionConfig } from '../contract/config.ts';
 import { fsGroupToAdd, mountIntoLateContainers, mutatePod, podFacts } from './mutate.ts';
 import { applyJsonPatch, toJsonPatch } from './patch.ts';
-import { INJECTED_ENV } from './names.ts';
+import { INJECTED_ENV } from '../contract/names.ts';
 
 const config: InjectionConfig = {
   vaultAddr: 'https://vault.example:8200',

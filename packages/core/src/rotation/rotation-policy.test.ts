@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
-import { controllerOwner, decideRotation, parseOwnerKinds, type OwnerKind } from './rotation-policy.ts';
+import { parseOwnerKinds, type OwnerKind } from '../contract/owner-kinds.ts';
+import { controllerOwner, decideRotation } from './rotation-policy.ts';
 
 const ROLLOUT: readonly OwnerKind[] = [{ group: 'argoproj.io', kind: 'Rollout' }];
 

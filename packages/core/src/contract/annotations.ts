@@ -6,7 +6,7 @@
 import { ANNOTATION_PREFIX, DEFAULT_MOUNT_PATH, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME, STATUS_INJECTED } from './names.ts';
 import { checkMountPath, checkRole, checkVaultPath } from './validators.ts';
 import type { SecretFormat, SecretSpec } from './spec.ts';
-import { closest } from './did-you-mean.ts';
+import { closest } from '../support/did-you-mean.ts';
 
 /** Every annotation key of the public contract. */
 export const ANNOTATIONS = {
