@@ -4,7 +4,7 @@
  * file only reads the arguments and prints what to do next. certs/README.md explains it.
  */
 import { join, relative, resolve } from 'node:path';
-import { isCourierError } from '@vault-courier/core/errors';
+import { isCourierError } from '@vault-courier/core/support/errors';
 import { issueWebhookCertificates, OUTPUT_FILES, parseIssueArgs, USAGE } from './src/webhook-certificates.ts';
 
 export { createWebhookCertificates, issueWebhookCertificates, parseIssueArgs, webhookDnsNames, OUTPUT_FILES, type IssueOptions, type WebhookCertificateFiles } from './src/webhook-certificates.ts';

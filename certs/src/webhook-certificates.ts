@@ -7,8 +7,8 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { closest } from '@vault-courier/core/did-you-mean';
-import { CourierError } from '@vault-courier/core/errors';
+import { closest } from '@vault-courier/core/support/did-you-mean';
+import { CourierError } from '@vault-courier/core/support/errors';
 import { createCa, issueLeaf, loadCa, validityFrom, type KeyPairPem } from './x509.ts';
 
 export const DEFAULT_DAYS = 365;

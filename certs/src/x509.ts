@@ -25,7 +25,7 @@ import {
 } from '@peculiar/x509';
 import { createPrivateKey, createPublicKey, KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
-import { CourierError } from '@vault-courier/core/errors';
+import { CourierError } from '@vault-courier/core/support/errors';
 
 cryptoProvider.set(webcrypto as unknown as Crypto);
 

@@ -3,11 +3,11 @@
  * once, every problem reported at once and named by its variable. Pure: main.ts passes
  * process.env in.
  */
-import { CourierError } from '@vault-courier/core/errors';
-import { LOG_LEVEL_ENV, type LogLevel } from '@vault-courier/core/logger';
-import { DEFAULT_GRACE_PERIOD_SECONDS, INJECTED_ENV } from '@vault-courier/core/names';
-import { decideRotation, type RotationDecision } from '@vault-courier/core/rotation-policy';
-import { checkAbsolutePath, checkCaPem, checkLogLevel, checkServiceUrl, checkVaultAddr, withoutTrailingSlash } from '@vault-courier/core/validators';
+import { CourierError } from '@vault-courier/core/support/errors';
+import { LOG_LEVEL_ENV, type LogLevel } from '@vault-courier/core/support/logger';
+import { DEFAULT_GRACE_PERIOD_SECONDS, INJECTED_ENV } from '@vault-courier/core/contract/names';
+import { decideRotation, type RotationDecision } from '@vault-courier/core/rotation/rotation-policy';
+import { checkAbsolutePath, checkCaPem, checkLogLevel, checkServiceUrl, checkVaultAddr, withoutTrailingSlash } from '@vault-courier/core/contract/validators';
 
 export interface SidecarConfig {
   readonly stateDir: string;

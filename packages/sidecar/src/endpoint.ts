@@ -3,8 +3,8 @@
  * Answers are returned as they came (status, the Status body's reason and message,
  * Retry-After); core's sidecarStep decides what they mean.
  */
-import { CourierError } from '@vault-courier/core/errors';
-import { parseRetryAfter, type ReceivedAnswer } from '@vault-courier/core/eviction-answers';
+import { CourierError } from '@vault-courier/core/support/errors';
+import { parseRetryAfter, type ReceivedAnswer } from '@vault-courier/core/rotation/eviction-answers';
 import { NoAnswerError, requestJson } from './http-json.ts';
 
 export interface EndpointAnswer extends ReceivedAnswer {

@@ -5,9 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 // Subpath imports: the core index would pull the webhook's dependencies into this bundle.
-import { createLogger } from '@vault-courier/core/logger';
-import { parseManifest } from '@vault-courier/core/manifest';
-import { MANIFEST_FILE, SIDECAR_CONTAINER_NAME, VAULT_TOKEN_FILE } from '@vault-courier/core/names';
+import { createLogger } from '@vault-courier/core/support/logger';
+import { parseManifest } from '@vault-courier/core/contract/manifest';
+import { MANIFEST_FILE, SIDECAR_CONTAINER_NAME, VAULT_TOKEN_FILE } from '@vault-courier/core/contract/names';
 import { parseSidecarConfig, rotationMode } from './config.ts';
 import { createEndpointClient } from './endpoint.ts';
 import { createSidecar } from './sidecar.ts';

@@ -15,12 +15,12 @@
  * - on shutdown revokes the token (bounded), so its dynamic credentials die with the pod.
  * Time, timers, Vault and the endpoint are passed in: tests drive it with a manual clock.
  */
-import { backoffDelay, type BackoffOptions } from '@vault-courier/core/backoff';
-import { deadline, describeLease, type DeadlineOptions, type DeadlineResult, type TokenStatus } from '@vault-courier/core/deadline';
-import type { Logger } from '@vault-courier/core/logger';
-import type { LeaseManifest } from '@vault-courier/core/manifest';
-import { EVICT_AUDIENCE } from '@vault-courier/core/names';
-import { sidecarStep, type EvictionReason, type SidecarStep } from '@vault-courier/core/eviction-answers';
+import { backoffDelay, type BackoffOptions } from '@vault-courier/core/support/backoff';
+import { deadline, describeLease, type DeadlineOptions, type DeadlineResult, type TokenStatus } from '@vault-courier/core/rotation/deadline';
+import type { Logger } from '@vault-courier/core/support/logger';
+import type { LeaseManifest } from '@vault-courier/core/contract/manifest';
+import { EVICT_AUDIENCE } from '@vault-courier/core/contract/names';
+import { sidecarStep, type EvictionReason, type SidecarStep } from '@vault-courier/core/rotation/eviction-answers';
 import type { RotationMode } from './config.ts';
 import type { EndpointAnswer, PostEndpoint } from './endpoint.ts';
 import type { VaultToken } from './vault-token.ts';

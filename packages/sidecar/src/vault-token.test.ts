@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { isCourierError } from '@vault-courier/core/errors';
+import { isCourierError } from '@vault-courier/core/support/errors';
 import { createVaultToken } from './vault-token.ts';
 
 const TOKEN = 'hvs.canary-token-must-never-appear';

@@ -7,7 +7,7 @@
  * VAULT_SKIP_VERIFY and DEBUG change nothing. Failures keep only status, Vault's error
  * strings and the socket code: never the request, which carries the token.
  */
-import { CourierError } from '@vault-courier/core/errors';
+import { CourierError } from '@vault-courier/core/support/errors';
 import { NoAnswerError, requestJson, type JsonAnswer } from './http-json.ts';
 
 export interface TokenInfo {
