@@ -45,18 +45,6 @@ function resolve(node: Schema): Schema {
   return node.$ref ? (schema.definitions?.[node.$ref.replace('#/definitions/', '')] ?? {}) : node;
 }
 
-/** additionalProperties: false and enums, recursively: enough to catch a value the schema would refuse. */
-function conforms(value: unknown, node: Schema, at: string): string[] {
-  const s = resolve(node);
-  if (s.enum && !s.enum.includes(value)) return [`${at}: ${JSON.stringify(value)} not in ${JSON.stringify(s.enum)}`];
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || !s.properties) return [];
-  return Object.entries(value).flatMap(([key, v]) => {
-    const child = s.properties?.[key];
-    if (child) return conforms(v, child, `${at}.${key}`);
-    return s.additionalProperties === false ? [`${at}.${key}: not in values.schema.json`] : [];
-  });
-}
-
 test('the chart has one template per component', () => {
   const templates = readdirSync(path.join(CHART, 'templates'));
   for (const name of ['_helpers.tpl', 'webhook-deployment.yaml', 'webhook-service.yaml', 'webhook-rbac.yaml', 'webhook-pdb.yaml', 'mutatingwebhookconfiguration.yaml', 'certificate.yaml']) {
@@ -64,9 +52,9 @@ test('the chart has one template per component', () => {
   }
 });
 
-test('values.yaml conforms to values.schema.json, which refuses unknown keys everywhere', () => {
-  assert.deepEqual(conforms(values, schema, 'values'), []);
-  assert.deepEqual(conforms({ ...values, replicas: 3 }, schema, 'values'), ['values.replicas: not in values.schema.json']);
+// Whether values conform is helm's to say (test/unit/chart-helm.test.ts: lint, and every
+// refusal with helm's own message); this holds the schema's design: no key goes unchecked.
+test('values.schema.json refuses unknown keys everywhere: every object with properties says additionalProperties', () => {
   const walk = (node: Schema, at: string): string[] => {
     const s = resolve(node);
     const here = s.properties && s.additionalProperties === undefined ? [at] : [];
@@ -128,10 +116,10 @@ test('every certificates.source the schema allows is a branch of the templates',
   for (const source of sources ?? []) assert.match(templates, new RegExp(`eq \\.Values\\.certificates\\.source "${source}"`), `no template handles certificates.source=${source}`);
 });
 
-test('the values npm run certs writes for the chart conform to values.schema.json', () => {
+// helm installs with them in test/unit/chart-helm.test.ts (secret values, as certs/issue.ts writes them).
+test('the values npm run certs writes for the chart are exactly the secret mode', () => {
   const written = loadYaml<Record<string, unknown>>(helmValues({ secretName: 'vault-courier-tls' }, 'Q0E='));
   assert.deepEqual(written, { certificates: { source: 'secret', secretName: 'vault-courier-tls', caBundle: 'Q0E=' } });
-  assert.deepEqual(conforms({ ...values, ...written }, schema, 'values'), []);
 });
 
 test('the injected images offer no pullPolicy: the webhook always writes IfNotPresent (containers.ts)', () => {
