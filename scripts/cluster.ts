@@ -51,9 +51,9 @@ async function main(): Promise<number> {
   const cluster = await startDevCluster({ vault: true, postgres: true, controllers: true, node: true });
   started.cluster = cluster;
   await prepareCluster(cluster, CLUSTER_NAMESPACE, ttl);
-  // Vault speaks plain HTTP here; the file is there so VAULT_CACERT always names something real.
+  // Vault serves TLS with a certificate of the cluster CA, as the injected containers see it.
   const vaultCaPath = path.join(cluster.dir, 'vault-ca.crt');
-  await writeFile(vaultCaPath, cluster.caPem);
+  await writeFile(vaultCaPath, cluster.vault?.caPem ?? cluster.caPem);
   for (const line of readyLines(cluster, vaultCaPath)) process.stdout.write(`${line}\n`);
   process.stderr.write(`ready: namespace ${CLUSTER_NAMESPACE} is opted in (Vault role "demo", database/creds/demo lives ${ttl} s); Ctrl-C removes everything\n`);
   return signalled;

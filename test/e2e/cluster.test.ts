@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { removeStaleClusters } from '@vault-courier/devcluster';
@@ -38,6 +39,22 @@ async function startCluster(): Promise<Started> {
   return { child, env, kubectl, exited, output: () => `${stdout}\n${stderr}` };
 }
 
+/** A GET's status, trusting only `ca` (what VAULT_CACERT names). */
+function httpsStatus(url: string, headers: Record<string, string>, ca: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    https.get(url, { headers, ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', reject);
+  });
+}
+
+function assertReadyLines(env: Record<string, string>, kubectl: string): void {
+  for (const key of ['KUBECONFIG', 'VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_CACERT']) assert.ok(env[key], `export ${key}=… printed`);
+  for (const file of [env.KUBECONFIG, env.VAULT_CACERT, kubectl]) assert.ok(path.isAbsolute(file ?? '') && existsSync(file ?? ''), `${file} is an absolute path that exists`);
+  assert.match(env.VAULT_ADDR ?? '', /^https:\/\/127\.0\.0\.1:\d+$/, 'Vault is published on loopback, over TLS');
+}
+
 function footprintOf(kubeconfig: string): { dir: string; netns: string } {
   const dir = path.dirname(kubeconfig);
   return { dir, netns: `/run/netns/${path.basename(dir).replace('vault-courier-devcluster-', 'vault-courier-')}` };
@@ -52,14 +69,13 @@ test('npm run cluster: the printed lines work, the README example runs injected,
   const cluster = await startCluster();
   try {
     const { env, kubectl } = cluster;
-    for (const key of ['KUBECONFIG', 'VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_CACERT']) assert.ok(env[key], `export ${key}=… printed`);
-    for (const file of [env.KUBECONFIG, env.VAULT_CACERT, kubectl]) assert.ok(path.isAbsolute(file ?? '') && existsSync(file ?? ''), `${file} is an absolute path that exists`);
+    assertReadyLines(env, kubectl);
     // The discovery cache in the cluster's directory, not in ~/.kube.
     const kenv = { ...process.env, KUBECONFIG: env.KUBECONFIG, KUBECACHEDIR: path.join(path.dirname(env.KUBECONFIG ?? ''), 'kubectl-cache') };
     const nodes = (await run(kubectl, ['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'], { env: kenv })).stdout;
     assert.equal(nodes, 'True', 'kubectl with the printed KUBECONFIG sees a Ready node');
-    const health = (await fetch(`${env.VAULT_ADDR}/v1/auth/token/lookup-self`, { headers: { 'X-Vault-Token': env.VAULT_TOKEN ?? '' } })).status;
-    assert.equal(health, 200, 'VAULT_ADDR and VAULT_TOKEN reach Vault');
+    const lookup = await httpsStatus(`${env.VAULT_ADDR}/v1/auth/token/lookup-self`, { 'X-Vault-Token': env.VAULT_TOKEN ?? '' }, readFileSync(env.VAULT_CACERT ?? ''));
+    assert.equal(lookup, 200, 'VAULT_ADDR, VAULT_TOKEN and VAULT_CACERT reach Vault over verified TLS');
 
     await run(kubectl, ['apply', '-f', path.join(REPO_ROOT, 'docs/examples/try-deployment.yaml')], { env: kenv });
     await run(kubectl, ['-n', 'demo', 'rollout', 'status', 'deployment/try-me', '--timeout=180s'], { env: kenv });

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
-import { INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
+import { INIT_CONTAINER_NAME, INJECTED_ENV, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
 import { APP_UID, prepareCluster, PROJECT_IMAGES, readPodLogs, restrictedContainer, startDevCluster, type DevCluster, type PodLogReader } from '@vault-courier/devcluster';
 import { ContainerOutput, isReady, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
 
@@ -92,6 +92,10 @@ test('the opted-in namespace enforces Pod Security "restricted": a privileged po
   );
   const created = await core.createNamespacedPod({ namespace: NS, body: probePod('probe') });
   assert.equal(created.metadata?.annotations?.['vault-courier.io/status'], 'injected');
+  // Vault serves TLS: the chart's vault.caCertSecret reached the injected containers through the webhook.
+  const initEnv = Object.fromEntries((created.spec?.initContainers?.[0]?.env ?? []).map((e) => [e.name, e.value]));
+  assert.match(initEnv[INJECTED_ENV.vaultAddr] ?? '', /^https:\/\//);
+  assert.equal(initEnv[INJECTED_ENV.vaultCaPem], cluster.vault?.caPem);
   const names = (created.spec?.initContainers ?? []).map((c) => c.name);
   assert.deepEqual(names, [INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME]);
 });

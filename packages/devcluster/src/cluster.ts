@@ -61,6 +61,8 @@ export interface DevClusterVault extends VaultAdmin {
   readonly addr: string;
   /** Where pods reach it (equal to `addr` without a node). */
   readonly inClusterAddr: string;
+  /** The CA of Vault's certificate: with a node Vault serves TLS; without, plain HTTP on loopback (undefined). */
+  readonly caPem: string | undefined;
   readonly rootToken: string;
   /** `auth/kubernetes` */
   readonly authPath: string;
@@ -152,13 +154,14 @@ async function configureVault(
     audiences: [apiServer.issuer],
     expirationSeconds: REVIEWER_TOKEN_SECONDS,
   });
-  const client = vaultClient(vaultServer.addr, vaultServer.rootToken);
+  const client = vaultClient(vaultServer.addr, vaultServer.rootToken, vaultServer.caPem);
   await configureKubernetesAuth(client, { ...apiServer, reviewerJwt });
   if (postgres !== undefined) await configureDatabase(client, postgres);
   return {
     ...vaultAdmin(client),
     addr: vaultServer.addr,
     inClusterAddr: vaultServer.inClusterAddr,
+    caPem: vaultServer.caPem,
     rootToken: vaultServer.rootToken,
     authPath: KUBERNETES_AUTH_PATH,
     kvMount: KV_MOUNT,

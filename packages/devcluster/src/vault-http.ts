@@ -1,9 +1,11 @@
 /**
- * The root client the tests and the demo configure Vault with: a few HTTP calls on fetch,
- * so that test infrastructure never runs through the product's own Vault client (a bug
+ * The root client the tests and the demo configure Vault with: a few HTTP calls on
+ * node:http(s) (fetch takes no CA of its own), so that test infrastructure never runs through the product's own Vault client (a bug
  * there must not be hidden by the same bug in the harness). Nothing is read from the
  * environment: the address and token are the ones given.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { CourierError } from '@vault-courier/core';
 
 /** Vault's answers are shaped by path; callers read the fields they asked for. */
@@ -29,17 +31,32 @@ export function vaultError(method: string, path: string, status: number, body: u
   return Object.assign(error, { status });
 }
 
-export function vaultHttpClient(addr: string, token: string, timeoutMs = 30_000): VaultHttpClient {
+function send(url: string, options: { method: string; headers: Record<string, string>; body?: string; caPem?: string; timeoutMs: number }): Promise<{ status: number; text: string }> {
+  const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method, headers: options.headers, timeout: options.timeoutMs, ...(options.caPem === undefined ? {} : { ca: options.caPem }) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${options.method} ${url} timed out after ${options.timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+export function vaultHttpClient(addr: string, token: string, options: { caPem?: string; timeoutMs?: number } = {}): VaultHttpClient {
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}, anyStatus = false): Promise<VaultAnswer> => {
-    const answer = await fetch(`${addr}/v1/${path}`, {
+    const answer = await send(`${addr}/v1/${path}`, {
       method,
       headers: { ...(token === '' ? {} : { 'X-Vault-Token': token }), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
+      caPem: options.caPem,
+      timeoutMs: options.timeoutMs ?? 30_000,
     });
-    const text = await answer.text();
-    const parsed: unknown = text === '' ? undefined : JSON.parse(text);
-    if (!answer.ok && !anyStatus) throw vaultError(method, path, answer.status, parsed);
+    const parsed: unknown = answer.text === '' ? undefined : JSON.parse(answer.text);
+    if ((answer.status < 200 || answer.status > 299) && !anyStatus) throw vaultError(method, path, answer.status, parsed);
     return parsed;
   };
   return {

@@ -5,7 +5,7 @@
  * `secret/`, and the database engine at `database/` connected to the PostgreSQL instance.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CourierError, DEFAULT_AUTH_PATH } from '@vault-courier/core';
 import { freePort } from './ports.ts';
@@ -21,21 +21,45 @@ export const DATABASE_MOUNT = 'database';
 /** The database connection name under `database/config/`. */
 export const DATABASE_CONNECTION = 'postgres';
 
+/** Vault's serving certificate with a node: TLS as in production, signed by the cluster CA. */
+export interface VaultTls {
+  readonly certPath: string;
+  readonly keyPath: string;
+  readonly caPem: string;
+}
+
+/**
+ * With a node, Vault listens with TLS on :8200 (every address of the namespace, the node's
+ * included); dev mode's own plain listener stays on loopback inside the namespace, where
+ * nothing uses it. Each listener's cluster port is the next one up, so they are apart.
+ */
+export function vaultTlsListener(tls: VaultTls, port: number): string {
+  return `listener "tcp" {
+  address = "0.0.0.0:${port}"
+  cluster_address = "127.0.0.1:${port + 1}"
+  tls_cert_file = "${tls.certPath}"
+  tls_key_file = "${tls.keyPath}"
+}
+`;
+}
+
 export interface VaultServer {
   /** Where this process reaches it. */
   readonly addr: string;
   /** Where pods and the cluster's own processes reach it. */
   readonly inClusterAddr: string;
+  /** The CA that signs Vault's certificate (with a node); undefined: plain HTTP on loopback. */
+  readonly caPem: string | undefined;
   readonly rootToken: string;
   readonly process: ManagedProcess;
 }
 
-/** An admin (root token) or anonymous ('') client: see vault-http.ts. */
-export function vaultClient(addr: string, token: string): VaultHttpClient {
-  return vaultHttpClient(addr, token);
+/** An admin (root token) or anonymous ('') client: see vault-http.ts. `caPem`: Vault's CA when it serves TLS. */
+export function vaultClient(addr: string, token: string, caPem?: string): VaultHttpClient {
+  return vaultHttpClient(addr, token, { caPem });
 }
 
-export async function startVaultServer(options: { binary: string; dir: string; logPath: string; timeoutMs: number; placement?: Placement }): Promise<VaultServer> {
+export async function startVaultServer(options: { binary: string; dir: string; logPath: string; timeoutMs: number; placement?: Placement & { readonly tls: VaultTls } }): Promise<VaultServer> {
   const rootToken = `root-${randomUUID()}`;
   // The dev server writes its token helper file into $HOME: keep it in the temp dir.
   const home = join(options.dir, 'vault-home');
@@ -43,24 +67,31 @@ export async function startVaultServer(options: { binary: string; dir: string; l
   const placement = options.placement;
   return withPortRetry(async () => {
     const port = placement === undefined ? await freePort() : 8200;
-    const addr = `http://127.0.0.1:${placement?.publishedPort ?? port}`;
+    const scheme = placement === undefined ? 'http' : 'https';
+    const addr = `${scheme}://127.0.0.1:${placement?.publishedPort ?? port}`;
+    const caPem = placement?.tls.caPem;
+    const tlsArgs: string[] = [];
+    if (placement !== undefined) {
+      const config = join(options.dir, 'vault-listener.hcl');
+      await writeFile(config, vaultTlsListener(placement.tls, port));
+      tlsArgs.push(`-config=${config}`);
+    }
     const proc = startProcess({
       name: 'vault',
       command: options.binary,
       logPath: options.logPath,
       netns: placement?.netns,
       env: { HOME: home, PATH: '/usr/bin:/bin' },
-      // In the namespace: on every address there, the node's included, where pods reach it.
-      args: ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=${placement === undefined ? '127.0.0.1' : '0.0.0.0'}:${port}`, '-log-level=warn'],
+      args: ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${placement === undefined ? port : port + 10}`, ...tlsArgs, '-log-level=warn'],
     });
-    const client = vaultClient(addr, rootToken);
+    const client = vaultClient(addr, rootToken, caPem);
     try {
       await waitUntilReady(proc, async () => (await client.health()).initialized === true, options.timeoutMs);
     } catch (err) {
       await proc.stop();
       throw err;
     }
-    return { addr, inClusterAddr: placement === undefined ? addr : `http://${NODE_IP}:${port}`, rootToken, process: proc };
+    return { addr, inClusterAddr: placement === undefined ? addr : `https://${NODE_IP}:${port}`, caPem, rootToken, process: proc };
   });
 }
 

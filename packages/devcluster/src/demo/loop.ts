@@ -168,7 +168,7 @@ export async function prepareCluster(cluster: DevCluster, namespace: string, dbT
   const vault = cluster.vault;
   if (node === undefined || vault === undefined) throw new Error('the cluster needs a node and Vault');
   const tls = options.tls === 'certs-command' ? await webhookTlsFromCertsCommand(cluster.dir) : {};
-  await installVaultCourier(cluster.kubeConfig, { helm: node.helm, kubeconfigPath: cluster.kubeconfigPath, dir: cluster.dir }, { vaultAddr: vault.inClusterAddr, ...tls });
+  await installVaultCourier(cluster.kubeConfig, { helm: node.helm, kubeconfigPath: cluster.kubeconfigPath, dir: cluster.dir }, { vaultAddr: vault.inClusterAddr, vaultCaPem: vault.caPem, ...tls });
   await createNamespace(cluster.kubeConfig, namespace, { [NAMESPACE_LABEL]: NAMESPACE_LABEL_VALUE, ...RESTRICTED });
   await configureVault(cluster, namespace, dbTtlSeconds);
   await waitForInjection(cluster, namespace);

@@ -218,7 +218,7 @@ export async function startClusterWithNode(options: {
 
   try {
     const ca = await createCertificateAuthority(pkiDir);
-    const [serving, admin, kubeletClient, signingKey] = await Promise.all([
+    const [serving, admin, kubeletClient, vaultServing, signingKey] = await Promise.all([
       issueCertificate(pkiDir, ca, {
         name: 'kube-apiserver',
         commonName: 'kube-apiserver',
@@ -228,6 +228,8 @@ export async function startClusterWithNode(options: {
       }),
       issueCertificate(pkiDir, ca, { name: 'admin', commonName: 'vault-courier-admin', organization: 'system:masters', usage: 'client' }),
       issueCertificate(pkiDir, ca, { name: 'kubelet', commonName: `system:node:${NODE_NAME}`, organization: 'system:nodes', usage: 'client' }),
+      // Vault over TLS, as in production: pods reach it at the node's address, tests at 127.0.0.1.
+      issueCertificate(pkiDir, ca, { name: 'vault', commonName: 'vault', ipAddresses: ['127.0.0.1', NODE_IP], dnsNames: ['localhost'], usage: 'server' }),
       createServiceAccountSigningKey(pkiDir),
     ]);
     const adminTls = { ca: ca.certPem, cert: admin.certPem, key: admin.keyPem };
@@ -240,7 +242,7 @@ export async function startClusterWithNode(options: {
     const [etcd, postgres, vault, containerd] = await Promise.all([
       startEtcd({ binary: binaries.etcd, dir, logPath: logPath('etcd'), timeoutMs, placement: published('etcd') }).then((e) => (track(e.process), e)),
       options.postgres ? startPostgres({ binDir: binaries.postgresBin, dir, logPath: logPath('postgres'), timeoutMs, placement: published('postgres') }).then((p) => (track(p.process), p)) : undefined,
-      options.vault ? startVaultServer({ binary: binaries.vault, dir, logPath: logPath('vault'), timeoutMs, placement: published('vault') }).then((v) => (track(v.process), v)) : undefined,
+      options.vault ? startVaultServer({ binary: binaries.vault, dir, logPath: logPath('vault'), timeoutMs, placement: { ...published('vault'), tls: { certPath: vaultServing.certPath, keyPath: vaultServing.keyPath, caPem: ca.certPem } } }).then((v) => (track(v.process), v)) : undefined,
       startContainerd({ binDir: binaries.containerdBin, dir, netns, logPath: logPath('containerd'), pauseImage: images.pause, timeoutMs }).then((c) => (track(c.process), c)),
     ]);
     // Alongside the API server's start: only pods need the images, and the Node is Ready only after.

@@ -24,6 +24,8 @@ export const PROJECT_IMAGES = {
   sidecar: 'vault-courier/sidecar:dev',
   demoApp: 'vault-courier/demo-app:dev',
 } as const;
+/** Holds the CA of Vault's certificate in the webhook's namespace. */
+export const VAULT_CA_SECRET = 'vault-ca';
 /** The Pod Security Standard every namespace of the demo enforces. */
 export const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted' } as const;
 
@@ -94,6 +96,8 @@ export async function installVaultCourier(
     valuesFiles?: readonly string[];
     /** Secret manifests created in the release namespace first, e.g. the secret.yaml `npm run certs` writes. */
     secretManifests?: readonly string[];
+    /** The CA of Vault's certificate: a Secret the chart's vault.caCertSecret names, handed to the injected containers. */
+    vaultCaPem?: string;
     timeoutSeconds?: number;
   },
 ): Promise<void> {
@@ -101,10 +105,15 @@ export async function installVaultCourier(
   await core.createNamespace({ body: { metadata: { name: WEBHOOK_NAMESPACE, labels: { ...RESTRICTED } } } }).catch((err: unknown) => {
     if ((err as { code?: number }).code !== 409) throw err;
   });
+  const vaultCa: Record<string, string> = {};
+  if (options.vaultCaPem !== undefined) {
+    await core.createNamespacedSecret({ namespace: WEBHOOK_NAMESPACE, body: { metadata: { name: VAULT_CA_SECRET }, stringData: { 'ca.crt': options.vaultCaPem } } });
+    Object.assign(vaultCa, { 'vault.caCertSecret.name': VAULT_CA_SECRET, 'vault.caCertSecret.key': 'ca.crt' });
+  }
   for (const file of options.secretManifests ?? []) {
     await core.createNamespacedSecret({ namespace: WEBHOOK_NAMESPACE, body: loadYaml<V1Secret>(await readFile(file, 'utf8')) });
   }
-  const values = chartValues({ vaultAddr: options.vaultAddr, replicas: options.replicas ?? 2, extra: options.values });
+  const values = chartValues({ vaultAddr: options.vaultAddr, replicas: options.replicas ?? 2, extra: { ...vaultCa, ...options.values } });
   await helm(context, [
     'upgrade',
     '--install',
