@@ -27,7 +27,8 @@ export interface ProcessSpec {
   readonly netns?: string;
 }
 
-const NSENTER = '/usr/bin/nsenter';
+/** Enters a network namespace only (never `ip netns exec`: see node/netns.ts). */
+export const NSENTER = '/usr/bin/nsenter';
 
 /** The argv to spawn: nsenter enters the namespace, then drops to uid/gid, then execs the command. */
 export function spawnArgv(spec: ProcessSpec): { command: string; args: string[]; uid?: number; gid?: number } {

@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { CourierError } from '@vault-courier/core';
+import { NSENTER } from '../process.ts';
 
 const run = promisify(execFile);
 
@@ -21,7 +22,6 @@ export const SERVICE_CIDR = '10.96.0.0/16';
 /** The `kubernetes` Service's ClusterIP (the first of SERVICE_CIDR): SAN of the API server's certificate. */
 export const KUBERNETES_SERVICE_IP = '10.96.0.1';
 export const NETNS_DIR = '/run/netns';
-export const NSENTER = '/usr/bin/nsenter';
 
 export interface NetworkNamespace {
   readonly name: string;
@@ -36,11 +36,6 @@ async function sh(what: string, file: string, args: readonly string[]): Promise<
     const stderr = (cause as { stderr?: string }).stderr ?? '';
     throw new CourierError('io', `could not ${what}: ${file} ${args.join(' ')}: ${stderr.trim()}`, { cause });
   }
-}
-
-/** argv that runs `argv` inside the namespace. */
-export function inNamespace(ns: NetworkNamespace, argv: readonly string[]): string[] {
-  return [NSENTER, `--net=${ns.path}`, '--', ...argv];
 }
 
 export async function createNetworkNamespace(name: string): Promise<NetworkNamespace> {
