@@ -5,10 +5,11 @@
  * reverse and is safe to call twice; the process-exit handlers in process.ts cover the
  * rest (a test that throws, a Ctrl-C).
  */
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dumpYaml, KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { writeKubeconfig } from './kubeconfig.ts';
 import { defaultBinaries, type Binaries } from './binaries.ts';
 import { apiServerFiles, startApiServer } from './apiserver.ts';
 import { startControllerManager } from './controller-manager.ts';
@@ -110,18 +111,6 @@ const REVIEWER_NAMESPACE = 'kube-system';
 const REVIEWER_SERVICE_ACCOUNT = 'vault-token-reviewer';
 const REVIEWER_TOKEN_SECONDS = 7 * 24 * 3600;
 
-function adminKubeConfig(apiServerUrl: string, ca: CertificateFiles, admin: CertificateFiles): KubeConfig {
-  const kc = new KubeConfig();
-  const b64 = (pem: string) => Buffer.from(pem).toString('base64');
-  kc.loadFromOptions({
-    clusters: [{ name: 'devcluster', server: apiServerUrl, caData: b64(ca.certPem), skipTLSVerify: false }],
-    users: [{ name: 'admin', certData: b64(admin.certPem), keyData: b64(admin.keyPem) }],
-    contexts: [{ name: 'devcluster', cluster: 'devcluster', user: 'admin' }],
-    currentContext: 'devcluster',
-  });
-  return kc;
-}
-
 /** Waits for every promise, then throws the first failure: nothing started is left untracked. */
 async function allOrFirstError<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
   const results = await Promise.allSettled(promises);
@@ -180,7 +169,6 @@ async function startWithNode(options: DevClusterOptions, binaries: Binaries, tim
     postgres: options.postgres === true,
     imagesFile: options.imagesFile ?? DEFAULT_IMAGES_FILE,
     keepDir: options.keepDir === true,
-    adminKubeConfig,
   });
   const { kubeConfig } = parts;
   try {
@@ -275,9 +263,8 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
         }),
       ),
     );
-    const kubeConfig = adminKubeConfig(apiServer.url, ca, admin);
     const kubeconfigPath = join(dir, 'admin.kubeconfig');
-    await writeFile(kubeconfigPath, dumpYaml(JSON.parse(kubeConfig.exportConfig())), { mode: 0o600 });
+    const kubeConfig = await writeKubeconfig(kubeconfigPath, { server: apiServer.url, caPem: ca.certPem, cert: admin, user: 'admin' });
 
     const startControllers = async () => {
       if (options.controllers === false) return;

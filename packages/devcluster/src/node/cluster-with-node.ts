@@ -10,12 +10,13 @@
  */
 import { execFile } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, dumpYaml, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { writeKubeconfig } from '../kubeconfig.ts';
 import { CourierError } from '@vault-courier/core';
 import { apiServerFiles, nodeApiServerArgs, startApiServer } from '../apiserver.ts';
 import { requireExecutable, type Binaries } from '../binaries.ts';
@@ -52,18 +53,6 @@ export async function readImagesFile(file: string): Promise<ImagesFile> {
   const parsed = JSON.parse(text) as ImagesFile;
   if (typeof parsed.pause !== 'string' || !Array.isArray(parsed.images)) throw new CourierError('config', `${file} is not what scripts/build-images.sh writes; rerun it`);
   return parsed;
-}
-
-export function kubeconfigYaml(options: { server: string; caPem: string; cert: CertificateFiles; user: string }): string {
-  const b64 = (pem: string) => Buffer.from(pem).toString('base64');
-  return dumpYaml({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'devcluster', cluster: { server: options.server, 'certificate-authority-data': b64(options.caPem) } }],
-    users: [{ name: options.user, user: { 'client-certificate-data': b64(options.cert.certPem), 'client-key-data': b64(options.cert.keyPem) } }],
-    contexts: [{ name: 'devcluster', context: { cluster: 'devcluster', user: options.user } }],
-    'current-context': 'devcluster',
-  });
 }
 
 export interface NodeHandle {
@@ -135,8 +124,6 @@ export async function startClusterWithNode(options: {
   postgres: boolean;
   imagesFile: string;
   keepDir: boolean;
-  /** Applied to the outside admin kubeconfig before use (the caller builds it). */
-  adminKubeConfig: (server: string, ca: CertificateFiles, admin: CertificateFiles) => KubeConfig;
 }): Promise<ClusterWithNodeParts & { kubeConfig: KubeConfig }> {
   const began = Date.now();
   const { binaries, timeoutMs } = options;
@@ -236,8 +223,8 @@ export async function startClusterWithNode(options: {
     const inClusterServer = `https://${NODE_IP}:6443`;
     const inClusterKubeconfig = path.join(dir, 'in-cluster-admin.kubeconfig');
     const kubeletKubeconfig = path.join(dir, 'kubelet.kubeconfig');
-    await writeFile(inClusterKubeconfig, kubeconfigYaml({ server: inClusterServer, caPem: ca.certPem, cert: admin, user: 'admin' }), { mode: 0o600 });
-    await writeFile(kubeletKubeconfig, kubeconfigYaml({ server: inClusterServer, caPem: ca.certPem, cert: kubeletClient, user: `system:node:${NODE_NAME}` }), { mode: 0o600 });
+    await writeKubeconfig(inClusterKubeconfig, { server: inClusterServer, caPem: ca.certPem, cert: admin, user: 'admin' });
+    await writeKubeconfig(kubeletKubeconfig, { server: inClusterServer, caPem: ca.certPem, cert: kubeletClient, user: `system:node:${NODE_NAME}` });
 
     const [etcd, postgres, vault, containerd] = await Promise.all([
       startEtcd({ binary: binaries.etcd, dir, logPath: logPath('etcd'), timeoutMs, placement: published('etcd') }).then((e) => (track(e.process), e)),
@@ -261,9 +248,8 @@ export async function startClusterWithNode(options: {
       placement: { ...published('kube-apiserver'), nodeArgs: nodeApiServerArgs({ kubeletClientCertPath: admin.certPath, kubeletClientKeyPath: admin.keyPath }) },
     });
     track(apiServer.process);
-    const kubeConfig = options.adminKubeConfig(apiServer.url, ca, admin);
     const kubeconfigPath = path.join(dir, 'admin.kubeconfig');
-    await writeFile(kubeconfigPath, kubeconfigYaml({ server: apiServer.url, caPem: ca.certPem, cert: admin, user: 'admin' }), { mode: 0o600 });
+    const kubeConfig = await writeKubeconfig(kubeconfigPath, { server: apiServer.url, caPem: ca.certPem, cert: admin, user: 'admin' });
 
     const daemon = { netns, kubeconfigPath: inClusterKubeconfig };
     track(startScheduler({ ...daemon, binary: binaries.kubeScheduler, logPath: logPath('kube-scheduler') }));
