@@ -152,11 +152,15 @@ test('kubectl logs works for every container, through the API server and the kub
 test('deletion: the app stops first, the sidecar after it exited, and the sidecar revokes the Vault token', async () => {
   await core.deleteNamespacedPod({ namespace: NS, name: 'probe' });
   await waitFor('pod probe gone', 60_000, async () => ((await readPodOrUndefined(cluster.kubeConfig, NS, 'probe')) === undefined ? true : undefined), 250);
-  logs.poll();
+  const revokedLine = () => {
+    logs.poll();
+    return output.events('probe', SIDECAR_CONTAINER_NAME).find((e) => String(e.msg).startsWith('Vault token revoked'));
+  };
+  // The runtime may flush the sidecar's last line a moment after the API shows the pod gone.
+  const revoked = await waitFor('the sidecar logged its revocation', 10_000, revokedLine, 100).catch(() => undefined);
   const app = output.events('probe', 'app');
   const appTerm = Number(app.find((e) => e.event === 'sigterm')?.t);
   const appExit = Number(app.find((e) => e.event === 'exit')?.t);
-  const revoked = output.events('probe', SIDECAR_CONTAINER_NAME).find((e) => String(e.msg).startsWith('Vault token revoked'));
   assert.ok(appTerm > 0 && appExit > 0 && revoked !== undefined, `every event seen: ${JSON.stringify({ app, sidecar: output.of('probe', SIDECAR_CONTAINER_NAME) })}`);
   assert.ok(appTerm < appExit && appExit <= new Date(String(revoked.time)).getTime(), 'the sidecar is stopped only after the app exited');
   assert.ok(!output.all().includes(CANARY), 'no secret value in any container output');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, appendFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -45,6 +45,34 @@ test('readPodLogs: each full line once, partial lines joined, a line split acros
       [ref, 'one'],
       [ref, 'two-a-b'],
     ]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('readPodLogs: the last lines of a log the kubelet removed, and of one it rotated, are still read', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pod-logs-'));
+  try {
+    const removed = path.join(dir, 'demo_gone_uid-1', 'sidecar');
+    const rotated = path.join(dir, 'demo_long_uid-2', 'app');
+    await mkdir(removed, { recursive: true });
+    await mkdir(rotated, { recursive: true });
+    await appendFile(path.join(removed, '0.log'), 't stdout F started\n');
+    await appendFile(path.join(rotated, '0.log'), 't stdout F first\n');
+    const seen: string[] = [];
+    const reader = readPodLogs(dir, (ref, line) => seen.push(`${ref.pod}: ${line}`), 60_000);
+    reader.poll();
+    const stillOpen = await open(path.join(removed, '0.log'), 'a');
+    await stillOpen.appendFile('t stdout F token revoked\n');
+    await rm(path.join(dir, 'demo_gone_uid-1'), { recursive: true });
+    await stillOpen.appendFile('t stdout F after unlink\n');
+    await stillOpen.close();
+    await appendFile(path.join(rotated, '0.log'), 't stdout F second\n');
+    await rename(path.join(rotated, '0.log'), path.join(rotated, '0.log.20261201-000000'));
+    await appendFile(path.join(rotated, '0.log'), 't stdout F third\n');
+    reader.poll();
+    reader.stop();
+    assert.deepEqual(seen.sort(), ['gone: after unlink', 'gone: started', 'gone: token revoked', 'long: first', 'long: second', 'long: third']);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@
  * reader also sees the last lines of a pod that was just deleted, which the API no longer
  * serves.
  */
-import { openSync, readdirSync, readSync, closeSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 export interface ContainerRef {
@@ -37,7 +37,11 @@ export function parseCriLogLine(line: string): CriLogLine | undefined {
   return { time: match[1] ?? '', stream: match[2] ?? '', full: match[3] === 'F', text: match[4] ?? '' };
 }
 
-interface FileState {
+interface OpenLog {
+  readonly fd: number;
+  /** The kubelet rotates a log by renaming it and starting a new file under the old name. */
+  readonly ino: number;
+  readonly ref: ContainerRef;
   offset: number;
   rest: string;
   partial: string;
@@ -49,63 +53,78 @@ export interface PodLogReader {
   stop(): void;
 }
 
+/**
+ * Each log file is held open from the poll that first sees it until the poll after the
+ * kubelet removed it: the kubelet deletes a pod's log directory moments after its last
+ * container exits, and the lines a sidecar prints on its way out (its token revoked) would
+ * otherwise be lost between two polls. An open descriptor still reads an unlinked file.
+ */
 export function readPodLogs(dir: string, onLine: (ref: ContainerRef, line: string) => void, intervalMs = 200): PodLogReader {
-  const files = new Map<string, FileState>();
-  const readNew = (file: string, ref: ContainerRef) => {
-    const state = files.get(file) ?? { offset: 0, rest: '', partial: '' };
-    files.set(file, state);
-    let size: number;
-    try {
-      size = statSync(file).size;
-    } catch {
-      return;
-    }
-    if (size <= state.offset) return;
-    const buffer = Buffer.alloc(size - state.offset);
-    const fd = openSync(file, 'r');
-    try {
-      readSync(fd, buffer, 0, buffer.length, state.offset);
-    } finally {
-      closeSync(fd);
-    }
-    state.offset = size;
-    const lines = (state.rest + buffer.toString('utf8')).split('\n');
-    state.rest = lines.pop() ?? '';
+  const open = new Map<string, OpenLog>();
+  const readNew = (log: OpenLog) => {
+    const size = fstatSync(log.fd).size;
+    if (size <= log.offset) return;
+    const buffer = Buffer.alloc(size - log.offset);
+    const read = readSync(log.fd, buffer, 0, buffer.length, log.offset);
+    log.offset += read;
+    const lines = (log.rest + buffer.subarray(0, read).toString('utf8')).split('\n');
+    log.rest = lines.pop() ?? '';
     for (const raw of lines) {
       const parsed = parseCriLogLine(raw);
       if (parsed === undefined) continue;
-      state.partial += parsed.text;
+      log.partial += parsed.text;
       if (!parsed.full) continue;
-      onLine(ref, state.partial);
-      state.partial = '';
+      onLine(log.ref, log.partial);
+      log.partial = '';
+    }
+  };
+  const openLog = (file: string, ref: ContainerRef) => {
+    if (open.has(file)) return;
+    try {
+      const fd = openSync(file, 'r');
+      open.set(file, { fd, ino: fstatSync(fd).ino, ref, offset: 0, rest: '', partial: '' });
+    } catch {
+      // removed between the listing and the open: nothing was held, nothing to read
+    }
+  };
+  const listLogs = (): Map<string, ContainerRef> => {
+    const found = new Map<string, ContainerRef>();
+    const entries = (folder: string): string[] => {
+      try {
+        return readdirSync(folder);
+      } catch {
+        return [];
+      }
+    };
+    for (const podDir of entries(dir)) {
+      const pod = parsePodLogDir(podDir);
+      if (pod === undefined) continue;
+      for (const container of entries(path.join(dir, podDir))) {
+        const logs = entries(path.join(dir, podDir, container)).filter((f) => /^\d+\.log$/.test(f));
+        for (const log of logs.sort((a, b) => parseInt(a) - parseInt(b))) found.set(path.join(dir, podDir, container, log), { ...pod, container });
+      }
+    }
+    return found;
+  };
+  const close = (file: string, log: OpenLog) => {
+    closeSync(log.fd);
+    open.delete(file);
+  };
+  const sameFile = (file: string, log: OpenLog): boolean => {
+    try {
+      return statSync(file).ino === log.ino;
+    } catch {
+      return false;
     }
   };
   const poll = () => {
-    let pods: string[];
-    try {
-      pods = readdirSync(dir);
-    } catch {
-      return;
+    const present = listLogs();
+    for (const [file, log] of open) {
+      readNew(log);
+      if (!present.has(file) || !sameFile(file, log)) close(file, log);
     }
-    for (const podDir of pods) {
-      const pod = parsePodLogDir(podDir);
-      if (pod === undefined) continue;
-      let containers: string[] = [];
-      try {
-        containers = readdirSync(path.join(dir, podDir));
-      } catch {
-        continue;
-      }
-      for (const container of containers) {
-        let logs: string[] = [];
-        try {
-          logs = readdirSync(path.join(dir, podDir, container)).filter((f) => /^\d+\.log$/.test(f));
-        } catch {
-          continue;
-        }
-        for (const log of logs.sort((a, b) => parseInt(a) - parseInt(b))) readNew(path.join(dir, podDir, container, log), { ...pod, container });
-      }
-    }
+    for (const [file, ref] of present) openLog(file, ref);
+    for (const log of open.values()) readNew(log);
   };
   const timer = setInterval(poll, intervalMs);
   return {
@@ -113,6 +132,7 @@ export function readPodLogs(dir: string, onLine: (ref: ContainerRef, line: strin
     stop() {
       clearInterval(timer);
       poll();
+      for (const [file, log] of open) close(file, log);
     },
   };
 }
