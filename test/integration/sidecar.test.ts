@@ -74,95 +74,163 @@ describe('sidecar on real processes', { timeout: 900_000 }, () => {
     await world?.stop();
   });
 
-  test('a lease of 30 s: eviction requested at about 20 s, the pod replaced by its ReplicaSet; SIGTERM then revokes', async () => {
-    const [pod] = await createWorkload(world, { namespace: 'rotate', graceSeconds: 5 });
-    assert.ok(pod);
-    const state = await deliver(world, pod, [{ name: 'db', path: 'database/creds/app' }]);
-    const lease = (await manifestOf(state)).secrets.find((s) => s.name === 'db');
-    assert.equal(lease?.leaseDurationSeconds, 30);
-    const issued = lease?.issuedAtMs ?? 0;
-    const sidecar = run(world, pod, state);
+  // Each of these has a namespace and a pod of its own, and most of their time is waiting for
+  // a lease to run down, so they run at once; the Vault outage below stops Vault for the
+  // webhook too, so it runs alone, after them.
+  describe('with Vault up', { concurrency: true }, () => {
+    test('a lease of 30 s: eviction requested at about 20 s, the pod replaced by its ReplicaSet; SIGTERM then revokes', async () => {
+      const [pod] = await createWorkload(world, { namespace: 'rotate', graceSeconds: 5 });
+      assert.ok(pod);
+      const state = await deliver(world, pod, [{ name: 'db', path: 'database/creds/app' }]);
+      const lease = (await manifestOf(state)).secrets.find((s) => s.name === 'db');
+      assert.equal(lease?.leaseDurationSeconds, 30);
+      const issued = lease?.issuedAtMs ?? 0;
+      const sidecar = run(world, pod, state);
 
-    const computed = await sidecar.waitFor('deadline computed', msg(/^deadline computed$/));
-    const deadlineMs = Number(computed.deadlineMs);
-    // Two thirds of 30 s, made earlier by the uid's jitter (< 5% of the TTL).
-    assert.ok(deadlineMs <= issued + 20_000 && deadlineMs > issued + 18_500, `deadline ${deadlineMs - issued} ms after issue`);
-    assert.match(String(computed.lease), /secret db \(database\/creds\/app\)/);
+      const computed = await sidecar.waitFor('deadline computed', msg(/^deadline computed$/));
+      const deadlineMs = Number(computed.deadlineMs);
+      // Two thirds of 30 s, made earlier by the uid's jitter (< 5% of the TTL).
+      assert.ok(deadlineMs <= issued + 20_000 && deadlineMs > issued + 18_500, `deadline ${deadlineMs - issued} ms after issue`);
+      assert.match(String(computed.lease), /secret db \(database\/creds\/app\)/);
 
-    await eventually('the pod evicted', async () => (isEvicted(await readPod(world, 'rotate', nameOf(pod)), uidOf(pod)) ? true : undefined), 40_000, 200);
-    const evictedAfter = Date.now() - issued;
-    assert.ok(evictedAfter >= deadlineMs - issued && evictedAfter < 24_000, `evicted ${evictedAfter} ms after issue`);
-    await sidecar.waitFor('eviction accepted', msg(/eviction accepted/));
-    const events = await podEvents(world, 'rotate', nameOf(pod));
-    assert.ok(events.some((e) => e.reason === 'EvictionRequested' && /secret db/.test(e.message ?? '')), 'EvictionRequested Event');
-    const [replacement] = await readyPods(world, 'rotate', 1, [uidOf(pod)]);
-    assert.notEqual(uidOf(replacement ?? {}), uidOf(pod));
+      await eventually('the pod evicted', async () => (isEvicted(await readPod(world, 'rotate', nameOf(pod)), uidOf(pod)) ? true : undefined), 40_000, 200);
+      const evictedAfter = Date.now() - issued;
+      assert.ok(evictedAfter >= deadlineMs - issued && evictedAfter < 24_000, `evicted ${evictedAfter} ms after issue`);
+      await sidecar.waitFor('eviction accepted', msg(/eviction accepted/));
+      const events = await podEvents(world, 'rotate', nameOf(pod));
+      assert.ok(events.some((e) => e.reason === 'EvictionRequested' && /secret db/.test(e.message ?? '')), 'EvictionRequested Event');
+      const [replacement] = await readyPods(world, 'rotate', 1, [uidOf(pod)]);
+      assert.notEqual(uidOf(replacement ?? {}), uidOf(pod));
 
-    // The kubelet sends SIGTERM to the native sidecar after the app stopped.
-    const user = await databaseUser(state);
-    assert.equal(await roleExists(world, user), true);
-    await sidecar.proc.stop(10_000);
-    assert.deepEqual(sidecar.proc.exitStatus(), { code: 0, signal: null });
-    await sidecar.waitFor('token revoked', msg(/Vault token revoked/));
-    await eventually('the PostgreSQL user dropped', async () => ((await roleExists(world, user)) ? undefined : true), 15_000);
-    const raw = await sidecar.raw();
-    const token = (await readFile(join(state.stateDir, 'vault-token'), 'utf8')).trim();
-    assert.ok(!raw.includes(token), 'the Vault token reached a log line');
-    assert.ok(!raw.includes((await readFile(state.evictJwtPath, 'utf8')).split('.')[1] ?? 'x'), 'the JWT reached a log line');
-  });
-
-  test('killed and restarted: the same deadline; SIGTERM revokes the token and the PostgreSQL user is gone', async () => {
-    const [pod] = await createWorkload(world, { namespace: 'restart', graceSeconds: 5 });
-    assert.ok(pod);
-    const state = await deliver(world, pod, [{ name: 'db', path: 'database/creds/app' }, { name: 'config', path: 'secret/data/app' }]);
-    const first = run(world, pod, state);
-    const before = await first.waitFor('deadline computed', msg(/^deadline computed$/));
-    process.kill(-first.proc.pid, 'SIGKILL');
-    await first.proc.exited;
-    await sleep(1500);
-    const second = run(world, pod, state);
-    const afterRestart = await second.waitFor('deadline computed', msg(/^deadline computed$/));
-    assert.equal(afterRestart.deadlineMs, before.deadlineMs);
-    assert.equal(afterRestart.lease, before.lease);
-
-    const user = await databaseUser(state);
-    const token = (await readFile(join(state.stateDir, 'vault-token'), 'utf8')).trim();
-    assert.equal(await roleExists(world, user), true);
-    await second.proc.stop(10_000);
-    await second.waitFor('token revoked', msg(/Vault token revoked/));
-    await eventually('the PostgreSQL user dropped', async () => ((await roleExists(world, user)) ? undefined : true), 15_000);
-    const lookup = await world.cluster.vault?.client.write('auth/token/lookup', { token }).then(
-      () => 'alive',
-      (err: { status?: number }) => err.status,
-    );
-    assert.equal(lookup, 403, 'the revoked token no longer exists');
-    assert.equal((await readPod(world, 'restart', nameOf(pod)))?.metadata?.deletionTimestamp, undefined, 'no eviction: the deadline had not come');
-  });
-
-  test('a PDB that allows no disruption: repeated 429 and EvictionBlocked Events, then evicted once it is relaxed', async () => {
-    const [pod] = await createWorkload(world, { namespace: 'guarded', graceSeconds: 2 });
-    assert.ok(pod);
-    await world.policy.createNamespacedPodDisruptionBudget({ namespace: 'guarded', body: { metadata: { name: 'keep-one' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'app' } } } } });
-    await eventually('the disruption controller to compute keep-one', async () => {
-      const pdb = await world.policy.readNamespacedPodDisruptionBudget({ namespace: 'guarded', name: 'keep-one' });
-      return pdb.status?.observedGeneration === pdb.metadata?.generation && pdb.status?.currentHealthy === 1 ? pdb : undefined;
+      // The kubelet sends SIGTERM to the native sidecar after the app stopped.
+      const user = await databaseUser(state);
+      assert.equal(await roleExists(world, user), true);
+      await sidecar.proc.stop(10_000);
+      assert.deepEqual(sidecar.proc.exitStatus(), { code: 0, signal: null });
+      await sidecar.waitFor('token revoked', msg(/Vault token revoked/));
+      await eventually('the PostgreSQL user dropped', async () => ((await roleExists(world, user)) ? undefined : true), 15_000);
+      const raw = await sidecar.raw();
+      const token = (await readFile(join(state.stateDir, 'vault-token'), 'utf8')).trim();
+      assert.ok(!raw.includes(token), 'the Vault token reached a log line');
+      assert.ok(!raw.includes((await readFile(state.evictJwtPath, 'utf8')).split('.')[1] ?? 'x'), 'the JWT reached a log line');
     });
-    const state = await deliver(world, pod, [{ name: 'db', path: 'database/creds/short' }]);
-    const sidecar = run(world, pod, state);
-    await eventually('two blocked attempts', async () => ((await sidecar.lines()).filter(msg(/eviction blocked/)).length >= 2 ? true : undefined), 40_000);
-    const blocked = (await podEvents(world, 'guarded', nameOf(pod))).filter((e) => e.reason === 'EvictionBlocked');
-    assert.equal(blocked.length, 1, 'one EvictionBlocked Event, counted');
-    assert.ok((blocked[0]?.count ?? 0) >= 2, `EvictionBlocked count ${blocked[0]?.count}`);
-    assert.match(blocked[0]?.message ?? '', /PodDisruptionBudget keep-one/);
-    assert.equal((await readPod(world, 'guarded', nameOf(pod)))?.metadata?.deletionTimestamp, undefined);
 
-    await world.policy.patchNamespacedPodDisruptionBudget({ namespace: 'guarded', name: 'keep-one', body: [{ op: 'replace', path: '/spec/minAvailable', value: 0 }] });
-    await eventually('the pod evicted after the PDB was relaxed', async () => (isEvicted(await readPod(world, 'guarded', nameOf(pod)), uidOf(pod)) ? true : undefined), 45_000, 500);
-    await sidecar.waitFor('eviction accepted', msg(/eviction accepted/));
-    const lines = (await sidecar.lines()).filter(msg(/eviction blocked/));
-    const delays = lines.map((l) => Number(l.retryInMs));
-    assert.ok(delays.every((d, i) => i === 0 || d >= (delays[i - 1] ?? 0) / 2), `backoff grows: ${delays}`);
-    assert.ok(delays.every((d) => d <= 30_000), `backoff capped: ${delays}`);
+    test('killed and restarted: the same deadline; SIGTERM revokes the token and the PostgreSQL user is gone', async () => {
+      const [pod] = await createWorkload(world, { namespace: 'restart', graceSeconds: 5 });
+      assert.ok(pod);
+      const state = await deliver(world, pod, [{ name: 'db', path: 'database/creds/app' }, { name: 'config', path: 'secret/data/app' }]);
+      const first = run(world, pod, state);
+      const before = await first.waitFor('deadline computed', msg(/^deadline computed$/));
+      process.kill(-first.proc.pid, 'SIGKILL');
+      await first.proc.exited;
+      await sleep(1500);
+      const second = run(world, pod, state);
+      const afterRestart = await second.waitFor('deadline computed', msg(/^deadline computed$/));
+      assert.equal(afterRestart.deadlineMs, before.deadlineMs);
+      assert.equal(afterRestart.lease, before.lease);
+
+      const user = await databaseUser(state);
+      const token = (await readFile(join(state.stateDir, 'vault-token'), 'utf8')).trim();
+      assert.equal(await roleExists(world, user), true);
+      await second.proc.stop(10_000);
+      await second.waitFor('token revoked', msg(/Vault token revoked/));
+      await eventually('the PostgreSQL user dropped', async () => ((await roleExists(world, user)) ? undefined : true), 15_000);
+      const lookup = await world.cluster.vault?.client.write('auth/token/lookup', { token }).then(
+        () => 'alive',
+        (err: { status?: number }) => err.status,
+      );
+      assert.equal(lookup, 403, 'the revoked token no longer exists');
+      assert.equal((await readPod(world, 'restart', nameOf(pod)))?.metadata?.deletionTimestamp, undefined, 'no eviction: the deadline had not come');
+    });
+
+    test('a PDB that allows no disruption: repeated 429 and EvictionBlocked Events, then evicted once it is relaxed', async () => {
+      const [pod] = await createWorkload(world, { namespace: 'guarded', graceSeconds: 2 });
+      assert.ok(pod);
+      await world.policy.createNamespacedPodDisruptionBudget({ namespace: 'guarded', body: { metadata: { name: 'keep-one' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'app' } } } } });
+      await eventually('the disruption controller to compute keep-one', async () => {
+        const pdb = await world.policy.readNamespacedPodDisruptionBudget({ namespace: 'guarded', name: 'keep-one' });
+        return pdb.status?.observedGeneration === pdb.metadata?.generation && pdb.status?.currentHealthy === 1 ? pdb : undefined;
+      });
+      const state = await deliver(world, pod, [{ name: 'db', path: 'database/creds/short' }]);
+      const sidecar = run(world, pod, state);
+      await eventually('two blocked attempts', async () => ((await sidecar.lines()).filter(msg(/eviction blocked/)).length >= 2 ? true : undefined), 40_000);
+      const blocked = (await podEvents(world, 'guarded', nameOf(pod))).filter((e) => e.reason === 'EvictionBlocked');
+      assert.equal(blocked.length, 1, 'one EvictionBlocked Event, counted');
+      assert.ok((blocked[0]?.count ?? 0) >= 2, `EvictionBlocked count ${blocked[0]?.count}`);
+      assert.match(blocked[0]?.message ?? '', /PodDisruptionBudget keep-one/);
+      assert.equal((await readPod(world, 'guarded', nameOf(pod)))?.metadata?.deletionTimestamp, undefined);
+
+      await world.policy.patchNamespacedPodDisruptionBudget({ namespace: 'guarded', name: 'keep-one', body: [{ op: 'replace', path: '/spec/minAvailable', value: 0 }] });
+      await eventually('the pod evicted after the PDB was relaxed', async () => (isEvicted(await readPod(world, 'guarded', nameOf(pod)), uidOf(pod)) ? true : undefined), 45_000, 500);
+      await sidecar.waitFor('eviction accepted', msg(/eviction accepted/));
+      const lines = (await sidecar.lines()).filter(msg(/eviction blocked/));
+      const delays = lines.map((l) => Number(l.retryInMs));
+      assert.ok(delays.every((d, i) => i === 0 || d >= (delays[i - 1] ?? 0) / 2), `backoff grows: ${delays}`);
+      assert.ok(delays.every((d) => d <= 30_000), `backoff capped: ${delays}`);
+    });
+
+    test('a sidecar whose pod was replaced by a namesake: 410 PodGone, revokes its token and idles until SIGTERM, the namesake untouched', async () => {
+      await createNamespace(world.cluster.kubeConfig, 'ghost');
+      await createServiceAccount(world.cluster.kubeConfig, 'ghost', 'app');
+      await world.cluster.vault?.client.write('auth/kubernetes/role/ghost', { bound_service_account_names: ['app'], bound_service_account_namespaces: ['ghost'], audience: 'vault', token_policies: ['app'], token_ttl: 3600 });
+      const spec = { serviceAccountName: 'app', terminationGracePeriodSeconds: 2, containers: [{ name: 'app', image: 'registry.example/app:1' }] };
+      const first = await world.core.createNamespacedPod({ namespace: 'ghost', body: { metadata: { name: 'solo', ...INJECTED_METADATA }, spec } });
+      const state = await deliver(world, first, [{ name: 'db', path: 'database/creds/short' }]);
+      const user = await databaseUser(state);
+      await world.core.deleteNamespacedPod({ namespace: 'ghost', name: 'solo' });
+      await eventually('the first pod gone', async () => ((await readPod(world, 'ghost', 'solo')) === undefined ? true : undefined));
+      const second = await world.core.createNamespacedPod({ namespace: 'ghost', body: { metadata: { name: 'solo', ...INJECTED_METADATA }, spec } });
+      const sidecar = run(world, first, state, { ownerKind: 'ReplicaSet' });
+      const gone = await sidecar.waitFor('PodGone', (l) => l.status === 410 && l.answerReason === 'PodGone' && /gone .*idling until SIGTERM/.test(String(l.msg)), 60_000);
+      assert.ok(gone);
+      await sidecar.waitFor('token revoked', msg(/Vault token revoked/));
+      await eventually('the PostgreSQL user dropped', async () => ((await roleExists(world, user)) ? undefined : true), 15_000);
+      // A restartPolicy: Always container that exits is restarted with a revoked token: it stays.
+      await sleep(3000);
+      assert.equal(sidecar.proc.exitStatus(), undefined, 'the sidecar idles instead of exiting');
+      assert.equal((await sidecar.lines()).filter((l) => l.status === 410).length, 1, 'asked once');
+      await sidecar.proc.stop(10_000);
+      assert.deepEqual(sidecar.proc.exitStatus(), { code: 0, signal: null });
+      assert.equal((await sidecar.lines()).filter(msg(/Vault token revoked|could not revoke/)).length, 1, 'SIGTERM does not revoke again');
+      const now = await readPod(world, 'ghost', 'solo');
+      assert.equal(now?.metadata?.uid, uidOf(second));
+      assert.equal(now?.metadata?.deletionTimestamp, undefined);
+    });
+
+    test('a wrong VAULT_COURIER_SERVICE_URL answering a bare 404: retried and reported, never "gone", the token kept', async () => {
+      const [pod] = await createWorkload(world, { namespace: 'wrongurl', graceSeconds: 2 });
+      assert.ok(pod);
+      const state = await deliver(world, pod, [{ name: 'db', path: 'database/creds/short' }]);
+      const user = await databaseUser(state);
+      // The webhook's own HTTPS server under a path it does not serve: express's plain 404, no Status reason.
+      const serviceUrl = `${world.webhook.url.replace('localhost', '127.0.0.1').replace(/\/$/, '')}/not-vault-courier/`;
+      const sidecar = run(world, pod, state, { serviceUrl });
+      await eventually('two reported 404s', async () => ((await sidecar.lines()).filter((l) => l.status === 404 && /without a reason vault-courier sends/.test(String(l.msg))).length >= 2 ? true : undefined), 40_000);
+      const lines = await sidecar.lines();
+      assert.ok(lines.filter((l) => l.status === 404).every((l) => l.level === 'error'), 'reported as errors');
+      assert.ok(!lines.some(msg(/gone|Vault token revoked/)), 'never read as gone');
+      assert.equal(sidecar.proc.exitStatus(), undefined);
+      assert.equal(await roleExists(world, user), true, 'the credentials are alive');
+      assert.equal((await readPod(world, 'wrongurl', nameOf(pod)))?.metadata?.deletionTimestamp, undefined);
+      await sidecar.proc.stop(10_000);
+    });
+
+    test('rotate "false": a CredentialsExpiring Warning Event as expiry nears, never an eviction', async () => {
+      const [pod] = await createWorkload(world, { namespace: 'keep', graceSeconds: 2 });
+      assert.ok(pod);
+      const state = await deliver(world, pod, [{ name: 'db', path: 'database/creds/short' }]);
+      const sidecar = run(world, pod, state, { rotate: false });
+      await sidecar.waitFor('warning raised', msg(/not rotated: Warning Event raised/), 30_000);
+      const events = await eventually('CredentialsExpiring', async () => {
+        const e = (await podEvents(world, 'keep', nameOf(pod))).filter((x) => x.reason === 'CredentialsExpiring');
+        return e.length > 0 ? e : undefined;
+      });
+      assert.equal(events[0]?.type, 'Warning');
+      assert.match(events[0]?.message ?? '', /secret db \(database\/creds\/short\).*not rotated automatically \(vault-courier.io\/rotate is "false"\)/);
+      await sleep(5000);
+      assert.equal((await readPod(world, 'keep', nameOf(pod)))?.metadata?.deletionTimestamp, undefined);
+      assert.equal((await podEvents(world, 'keep', nameOf(pod))).filter((x) => x.reason === 'CredentialsExpiring').length, 1, 'warned once');
+    });
   });
 
   test('Vault down at renewal: retries, the deadline falls back to the token expiry; at the deadline 503 and no eviction until Vault is back', async () => {
@@ -195,66 +263,4 @@ describe('sidecar on real processes', { timeout: 900_000 }, () => {
     await eventually('evicted once Vault is back', async () => (isEvicted(await readPod(world, 'outage', nameOf(pod)), uidOf(pod)) ? true : undefined), 45_000, 500);
   });
 
-  test('a sidecar whose pod was replaced by a namesake: 410 PodGone, revokes its token and idles until SIGTERM, the namesake untouched', async () => {
-    await createNamespace(world.cluster.kubeConfig, 'ghost');
-    await createServiceAccount(world.cluster.kubeConfig, 'ghost', 'app');
-    await world.cluster.vault?.client.write('auth/kubernetes/role/ghost', { bound_service_account_names: ['app'], bound_service_account_namespaces: ['ghost'], audience: 'vault', token_policies: ['app'], token_ttl: 3600 });
-    const spec = { serviceAccountName: 'app', terminationGracePeriodSeconds: 2, containers: [{ name: 'app', image: 'registry.example/app:1' }] };
-    const first = await world.core.createNamespacedPod({ namespace: 'ghost', body: { metadata: { name: 'solo', ...INJECTED_METADATA }, spec } });
-    const state = await deliver(world, first, [{ name: 'db', path: 'database/creds/short' }]);
-    const user = await databaseUser(state);
-    await world.core.deleteNamespacedPod({ namespace: 'ghost', name: 'solo' });
-    await eventually('the first pod gone', async () => ((await readPod(world, 'ghost', 'solo')) === undefined ? true : undefined));
-    const second = await world.core.createNamespacedPod({ namespace: 'ghost', body: { metadata: { name: 'solo', ...INJECTED_METADATA }, spec } });
-    const sidecar = run(world, first, state, { ownerKind: 'ReplicaSet' });
-    const gone = await sidecar.waitFor('PodGone', (l) => l.status === 410 && l.answerReason === 'PodGone' && /gone .*idling until SIGTERM/.test(String(l.msg)), 60_000);
-    assert.ok(gone);
-    await sidecar.waitFor('token revoked', msg(/Vault token revoked/));
-    await eventually('the PostgreSQL user dropped', async () => ((await roleExists(world, user)) ? undefined : true), 15_000);
-    // A restartPolicy: Always container that exits is restarted with a revoked token: it stays.
-    await sleep(3000);
-    assert.equal(sidecar.proc.exitStatus(), undefined, 'the sidecar idles instead of exiting');
-    assert.equal((await sidecar.lines()).filter((l) => l.status === 410).length, 1, 'asked once');
-    await sidecar.proc.stop(10_000);
-    assert.deepEqual(sidecar.proc.exitStatus(), { code: 0, signal: null });
-    assert.equal((await sidecar.lines()).filter(msg(/Vault token revoked|could not revoke/)).length, 1, 'SIGTERM does not revoke again');
-    const now = await readPod(world, 'ghost', 'solo');
-    assert.equal(now?.metadata?.uid, uidOf(second));
-    assert.equal(now?.metadata?.deletionTimestamp, undefined);
-  });
-
-  test('a wrong VAULT_COURIER_SERVICE_URL answering a bare 404: retried and reported, never "gone", the token kept', async () => {
-    const [pod] = await createWorkload(world, { namespace: 'wrongurl', graceSeconds: 2 });
-    assert.ok(pod);
-    const state = await deliver(world, pod, [{ name: 'db', path: 'database/creds/short' }]);
-    const user = await databaseUser(state);
-    // The webhook's own HTTPS server under a path it does not serve: express's plain 404, no Status reason.
-    const serviceUrl = `${world.webhook.url.replace('localhost', '127.0.0.1').replace(/\/$/, '')}/not-vault-courier/`;
-    const sidecar = run(world, pod, state, { serviceUrl });
-    await eventually('two reported 404s', async () => ((await sidecar.lines()).filter((l) => l.status === 404 && /without a reason vault-courier sends/.test(String(l.msg))).length >= 2 ? true : undefined), 40_000);
-    const lines = await sidecar.lines();
-    assert.ok(lines.filter((l) => l.status === 404).every((l) => l.level === 'error'), 'reported as errors');
-    assert.ok(!lines.some(msg(/gone|Vault token revoked/)), 'never read as gone');
-    assert.equal(sidecar.proc.exitStatus(), undefined);
-    assert.equal(await roleExists(world, user), true, 'the credentials are alive');
-    assert.equal((await readPod(world, 'wrongurl', nameOf(pod)))?.metadata?.deletionTimestamp, undefined);
-    await sidecar.proc.stop(10_000);
-  });
-
-  test('rotate "false": a CredentialsExpiring Warning Event as expiry nears, never an eviction', async () => {
-    const [pod] = await createWorkload(world, { namespace: 'keep', graceSeconds: 2 });
-    assert.ok(pod);
-    const state = await deliver(world, pod, [{ name: 'db', path: 'database/creds/short' }]);
-    const sidecar = run(world, pod, state, { rotate: false });
-    await sidecar.waitFor('warning raised', msg(/not rotated: Warning Event raised/), 30_000);
-    const events = await eventually('CredentialsExpiring', async () => {
-      const e = (await podEvents(world, 'keep', nameOf(pod))).filter((x) => x.reason === 'CredentialsExpiring');
-      return e.length > 0 ? e : undefined;
-    });
-    assert.equal(events[0]?.type, 'Warning');
-    assert.match(events[0]?.message ?? '', /secret db \(database\/creds\/short\).*not rotated automatically \(vault-courier.io\/rotate is "false"\)/);
-    await sleep(5000);
-    assert.equal((await readPod(world, 'keep', nameOf(pod)))?.metadata?.deletionTimestamp, undefined);
-    assert.equal((await podEvents(world, 'keep', nameOf(pod))).filter((x) => x.reason === 'CredentialsExpiring').length, 1, 'warned once');
-  });
 });
