@@ -14,10 +14,15 @@ import path from 'node:path';
 import pg from 'pg';
 import { createNamespace, createServiceAccount, requestServiceAccountToken, startDevCluster, type DevCluster, type DevClusterVault } from '@vault-courier/devcluster';
 import { defaultBinaries } from '@vault-courier/devcluster/binaries';
+import { once } from 'node:events';
 import { parseManifest, type LeaseManifest, type SecretSpec } from '@vault-courier/core';
+import { createVaultToken } from '@vault-courier/sidecar/vault-token';
+import { createTestPki, type TestPki } from '../helpers/webhook-tls.ts';
+import { startRecordingVaultProxy, type RecordedVaultRequest, type RecordingVaultProxy } from '../helpers/recording-vault-proxy.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(ROOT, 'packages/init/src/main.ts');
+const SIDECAR_MAIN = path.join(ROOT, 'packages/sidecar/src/main.ts');
 const NAMESPACE = 'shop';
 const SERVICE_ACCOUNT = 'web';
 const ROLE = 'web';
@@ -37,6 +42,8 @@ let cluster: DevCluster;
 let vault: DevClusterVault;
 let work = '';
 let jwtPath = '';
+let pki: TestPki | undefined;
+let recorder: RecordingVaultProxy | undefined;
 
 interface RunResult {
   readonly code: number | null;
@@ -218,6 +225,8 @@ before(async () => {
 });
 
 after(async () => {
+  await recorder?.close();
+  await pki?.remove();
   await cluster?.stop();
   if (work !== '') rmSync(work, { recursive: true, force: true });
 });
@@ -371,6 +380,141 @@ test('a path the role may not read fails at once with permission denied, and its
     users = await databaseUsers();
   }
   assert.deepEqual(users, usersBefore);
+});
+
+/** The database secret as a connection URL, the KV secret as a properties file (no HTML escaping). */
+const DB_URL: SecretSpec = { name: 'db-url', path: 'database/creds/web', format: { kind: 'template', template: '' } };
+const PROPERTIES: SecretSpec = { name: 'app-properties', path: 'secret/data/app', format: { kind: 'template', template: '{{! vault-courier }}\ngreeting={{GREETING}}\napp.password={{{PASSWORD}}}\n' } };
+
+function dbUrlSpec(): SecretSpec {
+  assert.ok(cluster.postgres);
+  return { ...DB_URL, format: { kind: 'template', template: `postgresql://{{username}}:{{password}}@${cluster.postgres.host}:${cluster.postgres.port}/postgres` } };
+}
+
+test('templates: the rendered connection URL connects to the real PostgreSQL; a properties file is written byte for byte', async () => {
+  const r = await runInit([dbUrlSpec(), PROPERTIES]);
+  assert.equal(r.code, 0, `${lastMessage(r)}\n${r.stderr}`);
+  assert.deepEqual(readdirSync(r.secretsDir).sort(), ['app-properties', 'db-url']);
+  for (const name of readdirSync(r.secretsDir)) assert.equal(statSync(path.join(r.secretsDir, name)).mode & 0o777, 0o440, name);
+  assert.equal(readFileSync(path.join(r.secretsDir, 'app-properties'), 'utf8'), `greeting=${APP_VALUES.GREETING}\napp.password=${CANARY}\n`);
+  const client = new pg.Client({ connectionString: readFileSync(path.join(r.secretsDir, 'db-url'), 'utf8') });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ user: string }>('SELECT current_user AS user');
+    assert.match(rows[0]?.user ?? '', /^v-/);
+  } finally {
+    await client.end();
+  }
+  assert.deepEqual(r.lines.filter((l) => l.msg === 'secret delivered').map((l) => l.format).sort(), ['template', 'template']);
+  assertNoCredentialPrinted(r);
+});
+
+test('a template field the secret lacks stops init naming the field, never a value; nothing is written and the token is revoked', async (t) => {
+  const r = await runInit([DB, { name: 'app-properties', path: 'secret/data/app', format: { kind: 'template', template: 'password={{PASSWORD}}\nuser={{USERNAME}}\n' } }]);
+  t.diagnostic(lastMessage(r));
+  assert.equal(r.code, 1);
+  assert.match(lastMessage(r), /^vault-courier\.io\/template-app-properties: the template uses field "USERNAME", not in the secret at secret\/data\/app; fields present: "GREETING", "MULTILINE", "PASSWORD", "SPACES", "UNICODE"; fix the template or the secret$/);
+  assertNothingWritten(r);
+  assert.ok(r.lines.some((l) => l.msg === 'revoked the Vault token of this failed attempt'));
+  assertNoCredentialPrinted(r);
+});
+
+/** Runs the sidecar on a state volume init filled, as the kubelet would, until it has decided its deadline (after lookup-self); then SIGTERM. */
+async function runSidecar(state: RunResult, overrides: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(process.execPath, [SIDECAR_MAIN], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      VAULT_NAMESPACE: 'hostile',
+      VAULT_COURIER_STATE_DIR: state.stateDir,
+      VAULT_COURIER_EVICT_JWT_PATH: jwtPath,
+      VAULT_COURIER_SERVICE_URL: 'https://127.0.0.1:1',
+      VAULT_COURIER_POD_NAME: 'web-0',
+      VAULT_COURIER_POD_NAMESPACE: NAMESPACE,
+      VAULT_COURIER_POD_UID: 'uid-0',
+      VAULT_COURIER_ROTATE: 'false',
+      VAULT_COURIER_ROTATE_REASON: 'the test only watches its Vault calls',
+      VAULT_COURIER_GRACE_PERIOD_SECONDS: '5',
+      ...overrides,
+    },
+  });
+  let stdout = '';
+  child.stderr.resume();
+  const closed = once(child, 'close');
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the sidecar never computed its deadline:\n${stdout}`)), 20_000);
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      if (stdout.split('\n').some((l) => l.startsWith('{') && DECIDED.includes(String((JSON.parse(l) as { msg?: unknown }).msg)))) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  child.kill('SIGTERM');
+  const [code] = (await closed) as [number | null];
+  outputs.push(stdout);
+  return { code, stdout };
+}
+
+const DECIDED = ['deadline computed', 'no deadline'];
+
+function callsOf(requests: readonly RecordedVaultRequest[]): string[] {
+  return requests.map((q) => `${q.method} ${q.path} ${q.namespace ?? '(no namespace)'} ${q.status ?? '?'}`);
+}
+
+test('vault-courier.io/namespace: X-Vault-Namespace on every call of init and the sidecar, on the wire in front of the real Vault (which ignores it)', async () => {
+  pki = await createTestPki();
+  recorder = await startRecordingVaultProxy(vault.addr, pki.serving);
+  const overVault = { VAULT_COURIER_VAULT_ADDR: recorder.addr, VAULT_COURIER_VAULT_CACERT_PEM: pki.ca.certPem };
+  const namespace = 'org/team-a';
+  const withNamespace = { ...overVault, VAULT_COURIER_VAULT_NAMESPACE: namespace };
+
+  // init: login, every read, and the revoke-self of a failed attempt.
+  const delivered = await runInit([KV, DB, dbUrlSpec()], withNamespace);
+  assert.equal(delivered.code, 0, lastMessage(delivered));
+  const failed = await runInit([{ ...KV, format: { kind: 'template', template: '{{NOT_THERE}}' } }], withNamespace);
+  assert.equal(failed.code, 1);
+  const initCalls = recorder.requests.splice(0);
+  assert.deepEqual(callsOf(initCalls).sort(), [
+    `GET /v1/database/creds/web ${namespace} 200`,
+    `GET /v1/database/creds/web ${namespace} 200`,
+    `GET /v1/secret/data/app ${namespace} 200`,
+    `GET /v1/secret/data/app ${namespace} 200`,
+    `POST /v1/auth/kubernetes/login ${namespace} 200`,
+    `POST /v1/auth/kubernetes/login ${namespace} 200`,
+    `POST /v1/auth/token/revoke-self ${namespace} 204`,
+  ]);
+
+  // The sidecar: lookup-self at start, renew-self, revoke-self at SIGTERM; its Vault client is the one main.ts builds.
+  const sidecar = await runSidecar(delivered, withNamespace);
+  const token = readFileSync(path.join(delivered.stateDir, 'vault-token'), 'utf8').trim();
+  assert.equal(sidecar.code, 0);
+  assert.ok(sidecar.stdout.includes('Vault token revoked'), sidecar.stdout);
+  const sidecarCalls = recorder.requests.splice(0);
+  assert.deepEqual(callsOf(sidecarCalls), [`GET /v1/auth/token/lookup-self ${namespace} 200`, `POST /v1/auth/token/revoke-self ${namespace} 204`]);
+  assert.ok(!sidecar.stdout.includes(token), 'the Vault token was printed');
+
+  const again = await runInit([KV], withNamespace);
+  assert.equal(again.code, 0, lastMessage(again));
+  const client = createVaultToken({ addr: recorder.addr, caPem: pki.ca.certPem, namespace, token: readFileSync(path.join(again.stateDir, 'vault-token'), 'utf8').trim(), requestTimeoutMs: 5000 });
+  recorder.requests.splice(0);
+  assert.ok((await client.renewSelf(600)).ttlSeconds > 0);
+  await client.revokeSelf(5000);
+  assert.deepEqual(callsOf(recorder.requests.splice(0)), [`POST /v1/auth/token/renew-self ${namespace} 200`, `POST /v1/auth/token/revoke-self ${namespace} 204`]);
+
+  // Without the setting no header is sent, whatever VAULT_NAMESPACE says in the environment.
+  const plain = await runInit([KV], overVault);
+  assert.equal(plain.code, 0, lastMessage(plain));
+  const plainSidecar = await runSidecar(plain, overVault);
+  assert.equal(plainSidecar.code, 0);
+  assert.ok(recorder.requests.length >= 4, callsOf(recorder.requests).join('\n'));
+  assert.deepEqual(recorder.requests.filter((q) => q.namespace !== undefined), [], 'a header without the setting');
+  for (const r of [delivered, failed, again, plain]) assertNoCredentialPrinted(r);
 });
 
 test('a missing field in the canary secret names the fields, never their values', async (t) => {

@@ -163,11 +163,12 @@ test('default values: a generated CA and serving pair in the Secret, the same CA
 });
 
 test('default values: the Deployment environment is a configuration the webhook parses, images from the appVersion', { skip: missing }, async () => {
-  const manifests = await template([...VAULT, '--set', 'vault.defaultRole=app']);
+  const manifests = await template([...VAULT, '--set', 'vault.defaultRole=app', '--set', 'vault.defaultNamespace=org/team-a']);
   const env = deploymentEnv(manifests);
   const config = parseConfig(env);
   assert.equal(config.vaultAddr, 'https://vault.vault.svc:8200');
   assert.equal(config.defaultRole, 'app');
+  assert.equal(config.defaultVaultNamespace, 'org/team-a');
   assert.equal(config.serviceUrl, `https://${RELEASE}.${NAMESPACE}.svc`);
   assert.equal(config.tlsCertFile, '/etc/vault-courier/tls/tls.crt');
   assert.equal(config.serviceCaCertFile, '/etc/vault-courier/tls/ca.crt');

@@ -15,6 +15,7 @@ export * from './admission/mutate.ts';
 export * from './admission/patch.ts';
 export * from './admission/webhook-configuration.ts';
 export * from './contract/render.ts';
+export * from './contract/template.ts';
 export * from './contract/init-config.ts';
 export { isRecord } from './support/env.ts';
 export * from './rotation/eviction-answers.ts';

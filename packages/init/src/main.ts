@@ -39,7 +39,7 @@ async function main(): Promise<number> {
     await deliver(
       config,
       {
-        vault: createVaultClient({ addr: config.vaultAddr, caPem: config.vaultCaPem, requestTimeoutMs: REQUEST_TIMEOUT_MS }),
+        vault: createVaultClient({ addr: config.vaultAddr, caPem: config.vaultCaPem, namespace: config.vaultNamespace, requestTimeoutMs: REQUEST_TIMEOUT_MS }),
         readJwt: () => readFile(config.vaultJwtPath, 'utf8'),
         logger: log,
         now: Date.now,

@@ -4,8 +4,9 @@
  * VAULT_PREFIX from the environment, skips TLS verification when VAULT_SKIP_VERIFY has any
  * value (even "false"), and logs request bodies, the login JWT among them, under
  * DEBUG=node-vault; axios's follow-redirects logs every request's headers, the Vault token
- * among them, under DEBUG=follow-redirects. None of that may happen here: the endpoint, CA
- * and token come from our configuration only, and the `debug` module is switched off.
+ * among them, under DEBUG=follow-redirects. None of that may happen here: the endpoint, CA,
+ * namespace and token come from our configuration only, and the `debug` module is switched off.
+ * node-vault sends its `namespace` as X-Vault-Namespace on every request it makes.
  */
 import createDebug from 'debug';
 import nodeVault from 'node-vault';
@@ -26,6 +27,8 @@ export interface VaultClientOptions {
   readonly caPem: string | undefined;
   /** Per request: a Vault that accepts the connection and then hangs is a retryable failure. */
   readonly requestTimeoutMs: number;
+  /** Vault Enterprise / OpenBao namespace; absent: no X-Vault-Namespace header. */
+  readonly namespace?: string | undefined;
 }
 
 const noDebug = (): void => {};
@@ -66,12 +69,13 @@ export function createNodeVault(options: VaultClientOptions & { readonly token?:
   createDebug.disable();
   const tls = { strictSSL: true, ...(options.caPem === undefined ? {} : { ca: options.caPem }) };
   const token = options.token ?? '';
+  const namespace = options.namespace ?? '';
   // rpDefaults is read by node-vault but missing from its typings.
   const vaultOptions: nodeVault.VaultOptions & { rpDefaults: { strictSSL: boolean; timeout: number } } = {
     apiVersion: 'v1',
     endpoint: options.addr,
     token,
-    namespace: '',
+    namespace,
     pathPrefix: '',
     noCustomHTTPVerbs: true,
     debug: noDebug,
@@ -81,7 +85,7 @@ export function createNodeVault(options: VaultClientOptions & { readonly token?:
   const client = nodeVault(vaultOptions);
   // node-vault replaces an empty token, namespace or prefix with VAULT_TOKEN, VAULT_NAMESPACE
   // or VAULT_PREFIX (`config.x || process.env.X`); only an assignment afterwards sticks.
-  return Object.assign(client, { token, namespace: '', pathPrefix: '', endpoint: options.addr });
+  return Object.assign(client, { token, namespace, pathPrefix: '', endpoint: options.addr });
 }
 
 export function createVaultClient(options: VaultClientOptions): VaultApi {

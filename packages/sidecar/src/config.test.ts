@@ -5,10 +5,10 @@ import { isCourierError } from '@vault-courier/core/support/errors';
 import type { V1Pod } from '@kubernetes/client-node';
 import { checkInjectionConfig, parseConfig, type InjectionConfig } from '@vault-courier/core/contract/config';
 import { shouldInject } from '@vault-courier/core/admission/decide';
-import { parseInitConfig } from '@vault-courier/core/contract/init-config';
+import { parseInitConfig, type InitConfig } from '@vault-courier/core/contract/init-config';
 import { mutatePod } from '@vault-courier/core/admission/mutate';
 import { INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME } from '@vault-courier/core/contract/names';
-import { parseSidecarConfig, rotationMode } from './config.ts';
+import { parseSidecarConfig, rotationMode, type SidecarConfig } from './config.ts';
 
 const ENV = {
   [INJECTED_ENV.stateDir]: '/vault-courier/state',
@@ -107,6 +107,7 @@ function inject(webhookEnv: Record<string, string>, pod: V1Pod = POD): V1Pod {
     vaultCaPem: config.vaultCaCertFile === undefined ? undefined : PEM,
     authPath: config.authPath,
     defaultRole: config.defaultRole,
+    defaultVaultNamespace: config.defaultVaultNamespace,
     initImage: config.initImage,
     sidecarImage: config.sidecarImage,
     serviceUrl: config.serviceUrl,
@@ -128,7 +129,19 @@ const VALID: { name: string; env: Record<string, string>; pod?: V1Pod }[] = [
   { name: 'a role with every allowed character', env: { VAULT_COURIER_DEFAULT_ROLE: 'team.app_1@prod-2' } },
   { name: 'a pod whose controller is not evicted', env: {}, pod: { ...POD, metadata: { ...POD.metadata, ownerReferences: [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow', name: 'w', uid: 'u', controller: true }] } } },
   { name: 'a mount path and role from the annotations', env: {}, pod: { ...POD, metadata: { ...POD.metadata, annotations: { ...POD.metadata?.annotations, 'vault-courier.io/mount-path': '/etc/app/secrets', 'vault-courier.io/role': 'other' } } } },
+  { name: 'a default Vault namespace', env: { VAULT_COURIER_DEFAULT_VAULT_NAMESPACE: 'org/team-a/' } },
+  { name: 'a Vault namespace and a template from the annotations', env: { VAULT_COURIER_DEFAULT_VAULT_NAMESPACE: 'platform' }, pod: { ...POD, metadata: { ...POD.metadata, annotations: { ...POD.metadata?.annotations, 'vault-courier.io/namespace': 'team-b', 'vault-courier.io/template-db': 'postgresql://{{username}}:{{password}}@db/app' } } } },
 ];
+
+/** Init and the sidecar send the pod's namespace annotation, else the webhook's default, else none; init renders the pod's template. */
+function assertSameNamespaceAndTemplate(row: (typeof VALID)[number], init: InitConfig, sidecar: SidecarConfig): void {
+  const annotations = row.pod?.metadata?.annotations ?? {};
+  const namespace = annotations['vault-courier.io/namespace'] ?? row.env.VAULT_COURIER_DEFAULT_VAULT_NAMESPACE;
+  assert.equal(init.vaultNamespace, namespace);
+  assert.equal(sidecar.vaultNamespace, namespace);
+  const template = annotations['vault-courier.io/template-db'];
+  if (template !== undefined) assert.deepEqual(init.secrets.find((s) => s.name === 'db')?.format, { kind: 'template', template });
+}
 
 for (const row of VALID) {
   test(`round trip: ${row.name}: what the webhook accepts, init and the sidecar accept`, () => {
@@ -139,6 +152,7 @@ for (const row of VALID) {
     assert.equal(init.config.vaultAddr, sidecar.vaultAddr);
     assert.equal(sidecar.serviceUrl.href.replace(/\/$/, ''), parseConfig({ ...WEBHOOK_ENV, ...row.env }).serviceUrl.replace(/:443$/, ''));
     assert.deepEqual(init.config.secrets.map((s) => s.name), ['cfg', 'db']);
+    assertSameNamespaceAndTemplate(row, init.config, sidecar);
     const owner = row.pod?.metadata?.ownerReferences?.[0]?.kind ?? 'ReplicaSet';
     assert.equal(rotationMode(sidecar).mode, owner === 'ReplicaSet' ? 'evict' : 'warn');
   });
@@ -157,6 +171,8 @@ const REFUSED: { name: string; env: Record<string, string>; variable: string; co
   { name: 'Vault address with a password', env: { VAULT_COURIER_VAULT_ADDR: 'https://u:p@vault:8200' }, variable: 'VAULT_COURIER_VAULT_ADDR', container: 'init', injected: 'VAULT_COURIER_VAULT_ADDR' },
   { name: 'service URL with a query', env: { VAULT_COURIER_SERVICE_URL: 'https://vault-courier.vault-courier.svc?a=b' }, variable: 'VAULT_COURIER_SERVICE_URL', container: 'sidecar', injected: 'VAULT_COURIER_SERVICE_URL' },
   { name: 'a default role init would refuse', env: { VAULT_COURIER_DEFAULT_ROLE: 'my role' }, variable: 'VAULT_COURIER_DEFAULT_ROLE', container: 'init', injected: 'VAULT_COURIER_ROLE' },
+  { name: 'a default Vault namespace init would refuse', env: { VAULT_COURIER_DEFAULT_VAULT_NAMESPACE: 'team a' }, variable: 'VAULT_COURIER_DEFAULT_VAULT_NAMESPACE', container: 'init', injected: 'VAULT_COURIER_VAULT_NAMESPACE' },
+  { name: 'a default Vault namespace the sidecar would refuse', env: { VAULT_COURIER_DEFAULT_VAULT_NAMESPACE: '/team' }, variable: 'VAULT_COURIER_DEFAULT_VAULT_NAMESPACE', container: 'sidecar', injected: 'VAULT_COURIER_VAULT_NAMESPACE' },
 ];
 
 for (const row of REFUSED) {

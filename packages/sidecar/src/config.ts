@@ -7,7 +7,7 @@ import { CourierError } from '@vault-courier/core/support/errors';
 import { LOG_LEVEL_ENV, type LogLevel } from '@vault-courier/core/support/logger';
 import { DEFAULT_GRACE_PERIOD_SECONDS, INJECTED_ENV } from '@vault-courier/core/contract/names';
 import { decideRotation, type RotationDecision } from '@vault-courier/core/rotation/rotation-policy';
-import { checkAbsolutePath, checkCaPem, checkLogLevel, checkServiceUrl, checkVaultAddr, withoutTrailingSlash } from '@vault-courier/core/contract/validators';
+import { checkAbsolutePath, checkCaPem, checkLogLevel, checkServiceUrl, checkVaultAddr, checkVaultNamespace, withoutTrailingSlash } from '@vault-courier/core/contract/validators';
 
 export interface SidecarConfig {
   readonly stateDir: string;
@@ -16,6 +16,8 @@ export interface SidecarConfig {
   readonly serviceCaPem: string | undefined;
   readonly vaultAddr: string;
   readonly vaultCaPem: string | undefined;
+  /** Sent as X-Vault-Namespace on every Vault call; undefined: none. */
+  readonly vaultNamespace: string | undefined;
   readonly podName: string;
   readonly podNamespace: string;
   readonly podUid: string;
@@ -83,6 +85,14 @@ class Reader {
     return value;
   }
 
+  optional(name: string, check: (text: string) => string | undefined): string | undefined {
+    const value = this.env[name]?.trim() ?? '';
+    if (value === '') return undefined;
+    const problem = check(value);
+    if (problem !== undefined) this.problems.push(`${name}: ${problem}`);
+    return value;
+  }
+
   rotate(): boolean {
     const text = this.env[INJECTED_ENV.rotate]?.trim() ?? 'true';
     if (text !== 'true' && text !== 'false') this.problems.push(`${INJECTED_ENV.rotate}: must be "true" or "false", got "${text}"`);
@@ -108,6 +118,7 @@ export function parseSidecarConfig(env: Env): SidecarConfig {
     serviceCaPem: read.pem(INJECTED_ENV.serviceCaPem),
     vaultAddr: withoutTrailingSlash(read.checked(INJECTED_ENV.vaultAddr, checkVaultAddr)),
     vaultCaPem: read.pem(INJECTED_ENV.vaultCaPem),
+    vaultNamespace: read.optional(INJECTED_ENV.vaultNamespace, checkVaultNamespace),
     podName: read.required(INJECTED_ENV.podName),
     podNamespace: read.required(INJECTED_ENV.podNamespace),
     podUid: read.required(INJECTED_ENV.podUid),

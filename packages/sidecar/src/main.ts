@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     manifest,
     pod: { uid: config.podUid, terminationGracePeriodSeconds: config.gracePeriodSeconds },
     mode: rotationMode(config),
-    vault: createVaultToken({ addr: config.vaultAddr, caPem: config.vaultCaPem, token: vaultTokenText.trim(), requestTimeoutMs: 5000 }),
+    vault: createVaultToken({ addr: config.vaultAddr, caPem: config.vaultCaPem, namespace: config.vaultNamespace, token: vaultTokenText.trim(), requestTimeoutMs: 5000 }),
     // Generous: the API server retries PDB status conflicts for a while before it answers 409.
     post: createEndpointClient({ baseUrl: config.serviceUrl, caPem: config.serviceCaPem, timeoutMs: 30_000 }),
     readEvictJwt: async () => (await readFile(config.evictJwtPath, 'utf8')).trim(),

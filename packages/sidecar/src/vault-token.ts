@@ -3,6 +3,8 @@
  * the token's current expiry after a restart), renew-self and revoke-self. Over
  * node:https (http-json.ts says why not node-vault; the figures are in
  * docs/eviction-endpoint.md).
+ * Every call carries X-Vault-Namespace when the pod has a Vault namespace (the same one init
+ * logged in to: the token only exists there).
  * Nothing comes from the environment: VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE,
  * VAULT_SKIP_VERIFY and DEBUG change nothing. Failures keep only status, Vault's error
  * strings and the socket code: never the request, which carries the token.
@@ -33,6 +35,8 @@ export interface VaultTokenOptions {
   readonly addr: string;
   readonly caPem: string | undefined;
   readonly token: string;
+  /** Vault Enterprise / OpenBao namespace; absent: no X-Vault-Namespace header. */
+  readonly namespace?: string | undefined;
   readonly requestTimeoutMs: number;
   readonly now?: () => number;
 }
@@ -59,7 +63,7 @@ function timeOf(value: unknown): number {
 export function createVaultToken(options: VaultTokenOptions): VaultToken {
   const now = options.now ?? Date.now;
   const base = options.addr.endsWith('/') ? options.addr : `${options.addr}/`;
-  const headers = { 'x-vault-token': options.token };
+  const headers = { 'x-vault-token': options.token, ...(options.namespace === undefined ? {} : { 'x-vault-namespace': options.namespace }) };
 
   async function call(method: 'GET' | 'POST', path: string, doing: string, body?: unknown, timeoutMs = options.requestTimeoutMs): Promise<JsonAnswer> {
     let answer: JsonAnswer;

@@ -14,6 +14,7 @@ import {
   buildMutatingWebhookConfiguration,
   checkAuthPath,
   checkRole,
+  checkVaultNamespace,
   checkVaultAddr,
   CONFIG_ENV,
   DEFAULT_FAILURE_POLICY,
@@ -144,12 +145,13 @@ function schemaAt(...names: string[]): Schema {
 }
 
 test('the schema\'s patterns agree with the validators the webhook and its containers share', () => {
-  const vault = { addr: schemaAt('vault', 'addr'), authPath: schemaAt('vault', 'authPath'), defaultRole: schemaAt('vault', 'defaultRole') };
+  const vault = { addr: schemaAt('vault', 'addr'), authPath: schemaAt('vault', 'authPath'), defaultRole: schemaAt('vault', 'defaultRole'), defaultNamespace: schemaAt('vault', 'defaultNamespace') };
   const kinds = schemaAt('rotation', 'evictOwnerKinds').items;
   const rows: [pattern: string | undefined, check: (text: string) => boolean, samples: string[]][] = [
     [vault.addr.pattern, (t) => checkVaultAddr(t) === undefined, ['https://vault.vault.svc:8200', 'http://127.0.0.1:8200/x', 'https://vault:8200?ns=a', 'https://vault:8200#x', 'https://u:p@vault:8200', 'vault:8200']],
     [vault.authPath.pattern, (t) => checkAuthPath(t) === undefined, ['auth/kubernetes', 'auth/k8s/cluster-1', 'kubernetes', '/auth/kubernetes', 'auth/kubernetes/', 'auth/a b']],
     [vault.defaultRole.pattern, (t) => t === '' || checkRole(t) === undefined, ['', 'app', 'team.app_1@prod', 'my role', '-app']],
+    [vault.defaultNamespace.pattern, (t) => t === '' || checkVaultNamespace(t) === undefined, ['', 'team-a', 'org/team-a', 'team-a/', '/team-a', 'team a', 'a//b']],
     [kinds?.pattern, (t) => 'kinds' in parseOwnerKinds(t), ['Rollout', 'argoproj.io/Rollout', 'rollout', 'argoproj.io/v1/Rollout', 'Argo.IO/Rollout', 'Roll-out']],
   ];
   for (const [pattern, check, samples] of rows) {

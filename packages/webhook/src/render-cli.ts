@@ -5,6 +5,7 @@
  * with the webhook's message and exit status 1.
  *
  *   vault-courier render -f deployment.yaml [-f more.yaml | -f -] [--default-role app]
+ *     [--default-vault-namespace NS]
  *     [--vault-addr URL] [--init-image IMG] [--sidecar-image IMG] [--service-url URL]
  *     [--evict-owner-kinds Kind,group/Kind]
  */
@@ -14,10 +15,10 @@ import { dumpYaml, loadAllYaml } from '@kubernetes/client-node';
 import { checkInjectionConfig, DEFAULT_AUTH_PATH, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, parseOwnerKinds, type InjectionConfig } from '@vault-courier/core';
 import { renderManifest } from './render-manifest.ts';
 
-const USAGE = 'usage: vault-courier render -f <manifest.yaml | -> [-f ...] [--default-role ROLE] [--vault-addr URL] [--auth-path PATH] [--init-image IMAGE] [--sidecar-image IMAGE] [--service-url URL] [--evict-owner-kinds KINDS]';
+const USAGE = 'usage: vault-courier render -f <manifest.yaml | -> [-f ...] [--default-role ROLE] [--default-vault-namespace NS] [--vault-addr URL] [--auth-path PATH] [--init-image IMAGE] [--sidecar-image IMAGE] [--service-url URL] [--evict-owner-kinds KINDS]';
 
 /** The flag each configuration field comes from, to name it in an error. */
-const FLAGS: Readonly<Record<string, string>> = { vaultAddr: '--vault-addr', authPath: '--auth-path', defaultRole: '--default-role', initImage: '--init-image', sidecarImage: '--sidecar-image', serviceUrl: '--service-url' };
+const FLAGS: Readonly<Record<string, string>> = { vaultAddr: '--vault-addr', authPath: '--auth-path', defaultRole: '--default-role', defaultVaultNamespace: '--default-vault-namespace', initImage: '--init-image', sidecarImage: '--sidecar-image', serviceUrl: '--service-url' };
 
 function run(argv: readonly string[]): number {
   const { values, positionals } = parseArgs({
@@ -26,6 +27,7 @@ function run(argv: readonly string[]): number {
     options: {
       filename: { type: 'string', short: 'f', multiple: true },
       'default-role': { type: 'string' },
+      'default-vault-namespace': { type: 'string' },
       'vault-addr': { type: 'string', default: 'https://vault.vault.svc:8200' },
       'auth-path': { type: 'string', default: DEFAULT_AUTH_PATH },
       'init-image': { type: 'string', default: 'ghcr.io/vault-courier/init:0.1.0' },
@@ -46,6 +48,7 @@ function run(argv: readonly string[]): number {
     vaultCaPem: undefined,
     authPath: values['auth-path'],
     defaultRole: values['default-role'],
+    defaultVaultNamespace: values['default-vault-namespace'],
     initImage: values['init-image'],
     sidecarImage: values['sidecar-image'],
     serviceUrl: values['service-url'],

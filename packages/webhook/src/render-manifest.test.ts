@@ -71,3 +71,26 @@ test('the CLI prints the rendered YAML and exits 1 with the refusal on stderr', 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('render shows a template and the Vault namespace in the injected environment, and refuses a template that does not parse, naming the annotation', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vault-courier-render-'));
+  try {
+    const file = path.join(dir, 'm.yaml');
+    const url = 'postgresql://{{username}}:{{password}}@db:5432/app';
+    const good = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'url', annotations: { 'vault-courier.io/secret-db': 'database/creds/web', 'vault-courier.io/template-db': url } }, spec: { containers: [{ name: 'c', image: 'c:1' }] } };
+    const bad = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'broken', annotations: { 'vault-courier.io/secret-db': 'database/creds/web', 'vault-courier.io/template-db': '{{#username}}x{{/username}}', 'vault-courier.io/namespace': 'team a' } }, spec: { containers: [{ name: 'c' }] } };
+    writeFileSync(file, `${JSON.stringify(good)}\n---\n${JSON.stringify(bad)}\n`);
+    const cli = path.join(import.meta.dirname, 'render-cli.ts');
+    const result = spawnSync(process.execPath, [cli, 'render', '-f', file, '--default-role', 'web', '--default-vault-namespace', 'org/team-a'], { encoding: 'utf8' });
+    assert.equal(result.status, 1, result.stderr);
+    const [pod] = renderManifest([good], { ...config, defaultVaultNamespace: 'org/team-a' }).documents as readonly V1Pod[];
+    const env = Object.fromEntries((pod?.spec?.initContainers?.[0]?.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env.VAULT_COURIER_VAULT_NAMESPACE, 'org/team-a');
+    assert.deepEqual(JSON.parse(env.VAULT_COURIER_SECRETS ?? '[]'), [{ name: 'db', path: 'database/creds/web', format: { kind: 'template', template: url } }]);
+    assert.match(result.stdout, /VAULT_COURIER_VAULT_NAMESPACE\n\s+value: org\/team-a/);
+    assert.ok(result.stdout.includes(JSON.stringify(url).slice(1, -1)), 'the template is shown in the rendered pod');
+    assert.match(result.stderr, /refused: Pod\/broken: vault-courier: invalid annotations: vault-courier\.io\/namespace "team a" is not a Vault namespace path.*; vault-courier\.io\/template-db has a section \(\{\{#username\}\} at character 0\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

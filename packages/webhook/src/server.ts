@@ -58,6 +58,7 @@ export function loadInjectionConfig(config: WebhookConfig): InjectionConfig {
     vaultCaPem: readPem(config.vaultCaCertFile, CONFIG_ENV.vaultCaCert),
     authPath: config.authPath,
     defaultRole: config.defaultRole,
+    defaultVaultNamespace: config.defaultVaultNamespace,
     initImage: config.initImage,
     sidecarImage: config.sidecarImage,
     serviceUrl: config.serviceUrl,

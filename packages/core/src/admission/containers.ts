@@ -128,6 +128,7 @@ export function buildInjectedEnv(spec: InjectionSpec, config: InjectionConfig, f
     { name: INJECTED_ENV.rotateReason, value: rotation.why },
     { name: INJECTED_ENV.gracePeriodSeconds, value: String(facts.gracePeriodSeconds) },
   ];
+  if (spec.namespace !== undefined) env.push({ name: INJECTED_ENV.vaultNamespace, value: spec.namespace });
   if (config.vaultCaPem !== undefined) env.push({ name: INJECTED_ENV.vaultCaPem, value: config.vaultCaPem });
   if (config.serviceCaPem !== undefined) env.push({ name: INJECTED_ENV.serviceCaPem, value: config.serviceCaPem });
   return env;

@@ -5,7 +5,7 @@
  */
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { formatToString, type SecretSpec } from '../contract/spec.ts';
-import { ANNOTATIONS, hasCourierAnnotations, parseAnnotations, type AnnotationError, type InjectionSpec } from '../contract/annotations.ts';
+import { ANNOTATIONS, hasCourierAnnotations, parseAnnotations, type AnnotationError, type InjectionSpec, type ParseContext } from '../contract/annotations.ts';
 import { EVICT_TOKEN_VOLUME, INIT_CONTAINER_NAME, INJECTED_ENV, SECRETS_VOLUME, SIDECAR_CONTAINER_NAME, STATE_VOLUME, STATUS_INJECTED, TOKEN_VOLUME } from '../contract/names.ts';
 
 export type SkipReason = 'no-annotations' | 'opted-out' | 'already-injected' | 'no-secrets';
@@ -17,6 +17,11 @@ export type Decision =
 
 export interface DecideConfig {
   readonly defaultRole: string | undefined;
+  readonly defaultVaultNamespace?: string | undefined;
+}
+
+function parseContext(pod: V1Pod, config: DecideConfig): ParseContext {
+  return { containerNames: containerNames(pod), defaultRole: config.defaultRole, defaultNamespace: config.defaultVaultNamespace };
 }
 
 /** Names of the pod's init and regular containers, in pod order. */
@@ -63,7 +68,7 @@ export function findConflicts(pod: V1Pod, spec: InjectionSpec): AnnotationError[
 const FIX_LATE = 'vault-courier reads the annotations once, when it injects the pod: put the annotation in the pod template itself (not in a webhook that runs after vault-courier), or create the pod without vault-courier.io/status and the injected containers';
 
 /** What the injected init container was told to deliver, from its environment; undefined if it is not there. */
-function deliveredBy(pod: V1Pod): { secrets: readonly SecretSpec[]; role: string | undefined; mountPath: string | undefined } | undefined {
+function deliveredBy(pod: V1Pod): { secrets: readonly SecretSpec[]; role: string | undefined; namespace: string | undefined; mountPath: string | undefined } | undefined {
   const init = (pod.spec?.initContainers ?? []).find((c) => c.name === INIT_CONTAINER_NAME);
   if (init === undefined) return undefined;
   const env = new Map((init.env ?? []).map((e) => [e.name, e.value]));
@@ -73,7 +78,7 @@ function deliveredBy(pod: V1Pod): { secrets: readonly SecretSpec[]; role: string
   } catch {
     secrets = [];
   }
-  return { secrets: Array.isArray(secrets) ? (secrets as SecretSpec[]) : [], role: env.get(INJECTED_ENV.role), mountPath: env.get(INJECTED_ENV.secretsDir) };
+  return { secrets: Array.isArray(secrets) ? (secrets as SecretSpec[]) : [], role: env.get(INJECTED_ENV.role), namespace: env.get(INJECTED_ENV.vaultNamespace), mountPath: env.get(INJECTED_ENV.secretsDir) };
 }
 
 function secretDrift(requested: SecretSpec, delivered: readonly SecretSpec[]): AnnotationError | undefined {
@@ -81,7 +86,7 @@ function secretDrift(requested: SecretSpec, delivered: readonly SecretSpec[]): A
   const found = delivered.find((d) => d.name === requested.name);
   if (found === undefined) return { annotation: key, message: `${key} was added after vault-courier injected this pod (${ANNOTATIONS.status}: ${STATUS_INJECTED}), so the pod would start without that secret; ${FIX_LATE}` };
   if (found.path !== requested.path || formatToString(found.format) !== formatToString(requested.format)) {
-    return { annotation: key, message: `${key} (or its ${ANNOTATIONS.formatPrefix}${requested.name}) changed after vault-courier injected this pod, so the pod would get the secret as first requested; ${FIX_LATE}` };
+    return { annotation: key, message: `${key} (or its ${ANNOTATIONS.formatPrefix}${requested.name} or ${ANNOTATIONS.templatePrefix}${requested.name}) changed after vault-courier injected this pod, so the pod would get the secret as first requested; ${FIX_LATE}` };
   }
   return undefined;
 }
@@ -95,7 +100,7 @@ function secretDrift(requested: SecretSpec, delivered: readonly SecretSpec[]): A
 export function undeliveredRequests(pod: V1Pod, config: DecideConfig): AnnotationError[] {
   const annotations = pod.metadata?.annotations ?? {};
   if (!Object.keys(annotations).some((k) => k.startsWith(ANNOTATIONS.secretPrefix))) return [];
-  const parsed = parseAnnotations(annotations, { containerNames: containerNames(pod), defaultRole: config.defaultRole });
+  const parsed = parseAnnotations(annotations, parseContext(pod, config));
   if (!parsed.ok) return [...parsed.errors];
   const delivered = deliveredBy(pod);
   if (delivered === undefined) {
@@ -103,6 +108,7 @@ export function undeliveredRequests(pod: V1Pod, config: DecideConfig): Annotatio
   }
   const errors = parsed.spec.secrets.map((s) => secretDrift(s, delivered.secrets)).filter((e): e is AnnotationError => e !== undefined);
   if (delivered.role !== parsed.spec.role) errors.push({ annotation: ANNOTATIONS.role, message: `${ANNOTATIONS.role} changed after vault-courier injected this pod (the init container logs in as "${delivered.role ?? ''}"); ${FIX_LATE}` });
+  if (delivered.namespace !== parsed.spec.namespace) errors.push({ annotation: ANNOTATIONS.namespace, message: `${ANNOTATIONS.namespace} changed after vault-courier injected this pod (the init container uses ${delivered.namespace === undefined ? 'no namespace' : `namespace "${delivered.namespace}"`}); ${FIX_LATE}` });
   if (delivered.mountPath !== parsed.spec.mountPath) errors.push({ annotation: ANNOTATIONS.mountPath, message: `${ANNOTATIONS.mountPath} changed after vault-courier injected this pod (the files are written to "${delivered.mountPath ?? ''}"); ${FIX_LATE}` });
   return errors;
 }
@@ -115,7 +121,7 @@ export function shouldInject(pod: V1Pod, config: DecideConfig): Decision {
     const errors = undeliveredRequests(pod, config);
     return errors.length > 0 ? { inject: false, reason: 'invalid', errors } : { inject: false, reason: 'already-injected' };
   }
-  const parsed = parseAnnotations(annotations, { containerNames: containerNames(pod), defaultRole: config.defaultRole });
+  const parsed = parseAnnotations(annotations, parseContext(pod, config));
   if (!parsed.ok) return { inject: false, reason: 'invalid', errors: parsed.errors };
   if (parsed.spec.secrets.length === 0) return { inject: false, reason: 'no-secrets' };
   const conflicts = findConflicts(pod, parsed.spec);

@@ -77,6 +77,14 @@ const invalid: { name: string; annotations: Record<string, string>; expect: RegE
   { name: 'inject not a boolean', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/inject': 'ture' }, expect: [/inject must be "true" or "false"/] },
   { name: 'status set by hand', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/status': 'pending' }, expect: [/status is written by the webhook/] },
   { name: 'bad role', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/role': 'my role' }, expect: [/role "my role" is not a Vault role name/] },
+  { name: 'template with a tag left open', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/template-db': 'postgresql://{{username}:{{password}}@db' }, expect: [/^vault-courier\.io\/template-db has \{\{username\}:\{\{password\}\} at character 13: a field name with "\{" or "\}" means a tag is not closed/] },
+  { name: 'template that does not parse', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/template-db': 'postgresql://{{username}}:{{password' }, expect: [/^vault-courier\.io\/template-db is not a valid template \(Unclosed tag at \d+;.*close every "\{\{" with "\}\}"/] },
+  { name: 'template with a section', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/template-db': '{{#ssl}}?ssl=1{{/ssl}}' }, expect: [/^vault-courier\.io\/template-db has a section \(\{\{#ssl\}\} at character 0\)/] },
+  { name: 'template and format for one secret', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/template-db': '{{password}}', 'vault-courier.io/format-db': 'env' }, expect: [/template-db and vault-courier\.io\/format-db both say how secret "db" is written: keep one/] },
+  { name: 'template for an undeclared secret', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/template-dv': '{{password}}' }, expect: [/template-dv sets the template of a secret that is not declared: add vault-courier\.io\/secret-dv .*did you mean vault-courier\.io\/template-db\?/] },
+  { name: 'typo of the template prefix keeps the secret name', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/templte-db': '{{x}}' }, expect: [/did you mean vault-courier\.io\/template-db\?/] },
+  { name: 'Vault namespace with a space', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/namespace': 'team a' }, expect: [/^vault-courier\.io\/namespace "team a" is not a Vault namespace path.*\(or "" for Vault's root namespace\)/] },
+  { name: 'typo of namespace', annotations: { 'vault-courier.io/secret-db': 'a/b', 'vault-courier.io/namspace': 'team-a' }, expect: [/did you mean vault-courier\.io\/namespace\?/] },
 ];
 
 for (const c of invalid) {
@@ -108,6 +116,39 @@ test('every error is reported at once, each naming its annotation', () => {
   for (const e of result.errors) assert.ok(e.message.includes(e.annotation), `message does not name ${e.annotation}: ${e.message}`);
   const line = formatAnnotationErrors(result.errors);
   assert.match(line, /^vault-courier: invalid annotations: vault-courier\.io\/containers .*; vault-courier\.io\/format-api .*; vault-courier\.io\/mount-path .*; vault-courier\.io\/secert-db/);
+});
+
+test('a template is the format of its secret; namespace from the annotation, else the default, "" for none', () => {
+  const template = 'postgresql://{{username}}:{{password}}@db:5432/app';
+  const annotations = { 'vault-courier.io/secret-db': 'database/creds/app', 'vault-courier.io/template-db': template };
+  const result = parseAnnotations({ ...annotations, 'vault-courier.io/namespace': 'org/team-a' }, { ...context, defaultNamespace: 'platform' });
+  assert.ok(result.ok);
+  assert.deepEqual(result.spec.secrets, [{ name: 'db', path: 'database/creds/app', format: { kind: 'template', template } }]);
+  assert.equal(result.spec.namespace, 'org/team-a');
+  const byDefault = parseAnnotations(annotations, { ...context, defaultNamespace: 'platform' });
+  assert.ok(byDefault.ok && byDefault.spec.namespace === 'platform');
+  const root = parseAnnotations({ ...annotations, 'vault-courier.io/namespace': '' }, { ...context, defaultNamespace: 'platform' });
+  assert.ok(root.ok && !('namespace' in root.spec));
+  const none = parseAnnotations(annotations, context);
+  assert.ok(none.ok && !('namespace' in none.spec));
+});
+
+test('template and namespace errors come with every other error, in one denial', () => {
+  const result = parseAnnotations(
+    {
+      'vault-courier.io/secret-db': 'database/creds/app',
+      'vault-courier.io/template-db': '{{username',
+      'vault-courier.io/secret-cfg': 'secret/data/cfg',
+      'vault-courier.io/template-cfg': '{{> partial}}',
+      'vault-courier.io/namespace': '/team',
+      'vault-courier.io/rotate': 'nope',
+    },
+    context,
+  );
+  assert.equal(result.ok, false);
+  if (result.ok) return;
+  assert.deepEqual(result.errors.map((e) => e.annotation).sort(), ['vault-courier.io/namespace', 'vault-courier.io/rotate', 'vault-courier.io/template-cfg', 'vault-courier.io/template-db']);
+  for (const e of result.errors) assert.ok(e.message.startsWith(e.annotation), `message does not start with ${e.annotation}: ${e.message}`);
 });
 
 test('a role is required only when a secret is declared and the webhook has no default', () => {

@@ -4,8 +4,9 @@
  * typos fixes them in one round trip, not three.
  */
 import { ANNOTATION_PREFIX, DEFAULT_MOUNT_PATH, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME, STATUS_INJECTED } from './names.ts';
-import { checkMountPath, checkRole, checkVaultPath } from './validators.ts';
+import { checkMountPath, checkRole, checkVaultNamespace, checkVaultPath } from './validators.ts';
 import type { SecretFormat, SecretSpec } from './spec.ts';
+import { parseTemplate } from './template.ts';
 import { closest } from '../support/did-you-mean.ts';
 
 /** Every annotation key of the public contract. */
@@ -14,8 +15,12 @@ export const ANNOTATIONS = {
   secretPrefix: `${ANNOTATION_PREFIX}secret-`,
   /** `format-<name>: json | env | key:<field>`: how secret `<name>` is written (default json). */
   formatPrefix: `${ANNOTATION_PREFIX}format-`,
+  /** `template-<name>: <mustache text>`: secret `<name>` is written as this template over its fields (template.ts). */
+  templatePrefix: `${ANNOTATION_PREFIX}template-`,
   /** Vault role to log in with (default: the webhook's VAULT_COURIER_DEFAULT_ROLE). */
   role: `${ANNOTATION_PREFIX}role`,
+  /** Vault Enterprise / OpenBao namespace, sent as X-Vault-Namespace (default: the webhook's VAULT_COURIER_DEFAULT_VAULT_NAMESPACE). */
+  namespace: `${ANNOTATION_PREFIX}namespace`,
   /** Absolute directory the secret files appear in (default /vault/secrets). */
   mountPath: `${ANNOTATION_PREFIX}mount-path`,
   /** Comma list of the pod's containers (init or regular) that get the mount (default all). */
@@ -28,13 +33,15 @@ export const ANNOTATIONS = {
   status: `${ANNOTATION_PREFIX}status`,
 } as const;
 
-const FIXED_KEYS: readonly string[] = [ANNOTATIONS.role, ANNOTATIONS.mountPath, ANNOTATIONS.containers, ANNOTATIONS.inject, ANNOTATIONS.rotate, ANNOTATIONS.status];
+const FIXED_KEYS: readonly string[] = [ANNOTATIONS.role, ANNOTATIONS.namespace, ANNOTATIONS.mountPath, ANNOTATIONS.containers, ANNOTATIONS.inject, ANNOTATIONS.rotate, ANNOTATIONS.status];
 
 /** What a pod asked for, once its annotations are valid. */
 export interface InjectionSpec {
   readonly secrets: readonly SecretSpec[];
   /** The pod's `vault-courier.io/role`, else the webhook's default role. */
   readonly role: string;
+  /** The pod's `vault-courier.io/namespace`, else the webhook's default; absent: Vault's root namespace (no header). */
+  readonly namespace?: string | undefined;
   readonly mountPath: string;
   /** The containers that get the secrets mount; undefined means all of them. */
   readonly containers: readonly string[] | undefined;
@@ -55,6 +62,8 @@ export interface ParseContext {
   readonly containerNames: readonly string[];
   /** The webhook's VAULT_COURIER_DEFAULT_ROLE, if set. */
   readonly defaultRole?: string | undefined;
+  /** The webhook's VAULT_COURIER_DEFAULT_VAULT_NAMESPACE, if set. */
+  readonly defaultNamespace?: string | undefined;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -113,8 +122,8 @@ function suggestKey(key: string, secretNames: readonly string[]): string {
   const suffix = dash === -1 ? undefined : rest.slice(dash + 1);
   const candidates = [
     ...FIXED_KEYS,
-    ...secretNames.flatMap((n) => [`${ANNOTATIONS.secretPrefix}${n}`, `${ANNOTATIONS.formatPrefix}${n}`]),
-    ...(suffix ? [`${ANNOTATIONS.secretPrefix}${suffix}`, `${ANNOTATIONS.formatPrefix}${suffix}`] : []),
+    ...secretNames.flatMap((n) => [`${ANNOTATIONS.secretPrefix}${n}`, `${ANNOTATIONS.formatPrefix}${n}`, `${ANNOTATIONS.templatePrefix}${n}`]),
+    ...(suffix ? [`${ANNOTATIONS.secretPrefix}${suffix}`, `${ANNOTATIONS.formatPrefix}${suffix}`, `${ANNOTATIONS.templatePrefix}${suffix}`] : []),
   ];
   return closest(key, candidates) ?? ANNOTATIONS.role;
 }
@@ -122,16 +131,18 @@ function suggestKey(key: string, secretNames: readonly string[]): string {
 interface Collected {
   readonly secrets: Map<string, string>;
   readonly formats: Map<string, string>;
+  readonly templates: Map<string, string>;
   readonly others: Map<string, string>;
   readonly unknown: string[];
 }
 
 function collect(annotations: Readonly<Record<string, string>>): Collected {
-  const collected: Collected = { secrets: new Map(), formats: new Map(), others: new Map(), unknown: [] };
+  const collected: Collected = { secrets: new Map(), formats: new Map(), templates: new Map(), others: new Map(), unknown: [] };
   for (const [key, value] of Object.entries(annotations)) {
     if (!key.startsWith(ANNOTATION_PREFIX)) continue;
     if (key.startsWith(ANNOTATIONS.secretPrefix)) collected.secrets.set(key.slice(ANNOTATIONS.secretPrefix.length), value);
     else if (key.startsWith(ANNOTATIONS.formatPrefix)) collected.formats.set(key.slice(ANNOTATIONS.formatPrefix.length), value);
+    else if (key.startsWith(ANNOTATIONS.templatePrefix)) collected.templates.set(key.slice(ANNOTATIONS.templatePrefix.length), value);
     else if (FIXED_KEYS.includes(key)) collected.others.set(key, value);
     else collected.unknown.push(key);
   }
@@ -150,23 +161,43 @@ function parseSecrets(collected: Collected, errors: AnnotationError[]): SecretSp
     }
     const pathError = checkSecretPath(key, path);
     if (pathError !== undefined) errors.push({ annotation: key, message: pathError });
-    const formatValue = collected.formats.get(name) ?? 'json';
-    const format = parseFormat(formatValue);
-    if (format === undefined) {
-      const fkey = `${ANNOTATIONS.formatPrefix}${name}`;
-      errors.push({ annotation: fkey, message: `${fkey} must be "json", "env" or "key:<field>" (e.g. "key:password"); got "${formatValue}"` });
+    const format = secretFormat(name, collected);
+    if ('error' in format) {
+      errors.push(format.error);
       continue;
     }
     if (pathError === undefined) secrets.push({ name, path, format });
   }
-  for (const name of collected.formats.keys()) {
-    if (collected.secrets.has(name)) continue;
-    const key = `${ANNOTATIONS.formatPrefix}${name}`;
-    const near = closest(name, [...collected.secrets.keys()]);
-    const hint = near === undefined ? '' : ` (did you mean ${ANNOTATIONS.formatPrefix}${near}?)`;
-    errors.push({ annotation: key, message: `${key} sets the format of a secret that is not declared: add ${ANNOTATIONS.secretPrefix}${name} or remove this annotation${hint}` });
-  }
+  errors.push(...undeclared(collected, collected.formats, ANNOTATIONS.formatPrefix, 'the format'), ...undeclared(collected, collected.templates, ANNOTATIONS.templatePrefix, 'the template'));
   return secrets.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** How secret `<name>` is written: `format-<name>` (default json) or `template-<name>`, never both. */
+function secretFormat(name: string, collected: Collected): SecretFormat | { error: AnnotationError } {
+  const fkey = `${ANNOTATIONS.formatPrefix}${name}`;
+  const tkey = `${ANNOTATIONS.templatePrefix}${name}`;
+  const formatValue = collected.formats.get(name);
+  const template = collected.templates.get(name);
+  if (template !== undefined) {
+    if (formatValue !== undefined) return { error: { annotation: tkey, message: `${tkey} and ${fkey} both say how secret "${name}" is written: keep one (the template's text is the file)` } };
+    const parsed = parseTemplate(template);
+    return 'problem' in parsed ? { error: { annotation: tkey, message: `${tkey} ${parsed.problem}` } } : { kind: 'template', template };
+  }
+  const format = parseFormat(formatValue ?? 'json');
+  if (format !== undefined) return format;
+  return { error: { annotation: fkey, message: `${fkey} must be "json", "env" or "key:<field>" (e.g. "key:password"), or use ${tkey} for a template; got "${formatValue ?? ''}"` } };
+}
+
+/** `format-<name>` or `template-<name>` without its `secret-<name>`. */
+function undeclared(collected: Collected, keys: Map<string, string>, prefix: string, what: string): AnnotationError[] {
+  return [...keys.keys()]
+    .filter((name) => !collected.secrets.has(name))
+    .map((name) => {
+      const key = `${prefix}${name}`;
+      const near = closest(name, [...collected.secrets.keys()]);
+      const hint = near === undefined ? '' : ` (did you mean ${prefix}${near}?)`;
+      return { annotation: key, message: `${key} sets ${what} of a secret that is not declared: add ${ANNOTATIONS.secretPrefix}${name} or remove this annotation${hint}` };
+    });
 }
 
 function parseRole(collected: Collected, context: ParseContext): string | undefined {
@@ -176,6 +207,16 @@ function parseRole(collected: Collected, context: ParseContext): string | undefi
   const problem = role === '' ? undefined : checkRole(role);
   if (problem !== undefined) return `${ANNOTATIONS.role} ${problem}`;
   return undefined;
+}
+
+/** An empty annotation asks for the root namespace even when the webhook has a default. */
+function checkNamespace(collected: Collected, context: ParseContext): string | undefined {
+  const annotated = collected.others.get(ANNOTATIONS.namespace);
+  const namespace = annotated ?? context.defaultNamespace;
+  if (namespace === undefined || namespace === '') return undefined;
+  const problem = checkVaultNamespace(namespace);
+  if (problem === undefined) return undefined;
+  return annotated === undefined ? `the webhook's default namespace ${problem}` : `${ANNOTATIONS.namespace} ${problem} (or "" for Vault's root namespace)`;
 }
 
 /** `inject` and `status` change nothing in the spec, but a wrong value is still a mistake to report. */
@@ -190,19 +231,21 @@ function checkFlags(collected: Collected): [string, string | undefined][] {
 
 function parseOthers(collected: Collected, context: ParseContext, errors: AnnotationError[]): Omit<InjectionSpec, 'secrets'> {
   const role = collected.others.get(ANNOTATIONS.role) ?? context.defaultRole ?? '';
+  const namespace = collected.others.get(ANNOTATIONS.namespace) ?? context.defaultNamespace;
   const mountPath = collected.others.get(ANNOTATIONS.mountPath) ?? DEFAULT_MOUNT_PATH;
   const containersValue = collected.others.get(ANNOTATIONS.containers);
   const parsedContainers = containersValue === undefined ? {} : parseContainers(containersValue, context);
   const rotate = collected.others.get(ANNOTATIONS.rotate) ?? 'true';
   const checks: [string, string | undefined][] = [
     [ANNOTATIONS.role, parseRole(collected, context)],
+    [ANNOTATIONS.namespace, checkNamespace(collected, context)],
     [ANNOTATIONS.mountPath, checkMountPathAnnotation(mountPath)],
     [ANNOTATIONS.containers, parsedContainers.error],
     [ANNOTATIONS.rotate, checkBoolean(ANNOTATIONS.rotate, rotate)],
     ...checkFlags(collected),
   ];
   for (const [annotation, message] of checks) if (message !== undefined) errors.push({ annotation, message });
-  return { role, mountPath, containers: parsedContainers.containers, rotate: rotate === 'true' };
+  return { role, ...(namespace === undefined || namespace === '' ? {} : { namespace }), mountPath, containers: parsedContainers.containers, rotate: rotate === 'true' };
 }
 
 /**

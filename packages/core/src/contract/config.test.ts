@@ -58,6 +58,7 @@ const bad: [string, Record<string, string>, RegExp][] = [
   ['init image the kubelet cannot pull', { VAULT_COURIER_INIT_IMAGE: 'Registry/Init:1 ' + 'x' }, /VAULT_COURIER_INIT_IMAGE: .* is not an image reference/],
   ['sidecar image with a space', { VAULT_COURIER_SIDECAR_IMAGE: 'sidecar 1' }, /VAULT_COURIER_SIDECAR_IMAGE/],
   ['request over limit', { VAULT_COURIER_SIDECAR_RESOURCES: '{"requests":{"memory":"256Mi"},"limits":{"memory":"128Mi"}}' }, /VAULT_COURIER_SIDECAR_RESOURCES: requests\.memory 256Mi is more than limits\.memory 128Mi/],
+  ['default Vault namespace init and the sidecar would refuse', { VAULT_COURIER_DEFAULT_VAULT_NAMESPACE: 'team a' }, /VAULT_COURIER_DEFAULT_VAULT_NAMESPACE: "team a" is not a Vault namespace path/],
   ['evict owner kinds with a version', { VAULT_COURIER_EVICT_OWNER_KINDS: 'argoproj.io/v1alpha1/Rollout' }, /VAULT_COURIER_EVICT_OWNER_KINDS: .*without the version/],
 ];
 for (const [name, env, pattern] of bad) {

@@ -15,6 +15,7 @@ import {
   checkRole,
   checkServiceUrl,
   checkVaultAddr,
+  checkVaultNamespace,
   DEFAULT_AUTH_PATH,
   parseResources,
   SERVICE_URL_EXAMPLE,
@@ -39,6 +40,8 @@ export interface WebhookConfig {
   readonly vaultCaCertFile: string | undefined;
   readonly authPath: string;
   readonly defaultRole: string | undefined;
+  /** Vault namespace for pods without `vault-courier.io/namespace`; undefined: none (Vault's root namespace). */
+  readonly defaultVaultNamespace: string | undefined;
   readonly initImage: string;
   readonly sidecarImage: string;
   readonly serviceUrl: string;
@@ -61,6 +64,7 @@ export const CONFIG_ENV = {
   vaultCaCert: 'VAULT_COURIER_VAULT_CACERT',
   authPath: 'VAULT_COURIER_AUTH_PATH',
   defaultRole: 'VAULT_COURIER_DEFAULT_ROLE',
+  defaultVaultNamespace: 'VAULT_COURIER_DEFAULT_VAULT_NAMESPACE',
   initImage: 'VAULT_COURIER_INIT_IMAGE',
   sidecarImage: 'VAULT_COURIER_SIDECAR_IMAGE',
   serviceUrl: 'VAULT_COURIER_SERVICE_URL',
@@ -140,6 +144,7 @@ export function parseConfig(env: Env): WebhookConfig {
     vaultCaCertFile: value(env, CONFIG_ENV.vaultCaCert),
     authPath,
     defaultRole: optionalChecked(env, CONFIG_ENV.defaultRole, problems, checkRole),
+    defaultVaultNamespace: optionalChecked(env, CONFIG_ENV.defaultVaultNamespace, problems, checkVaultNamespace),
     initImage: checked(env, CONFIG_ENV.initImage, problems, 'image of the injected init container', checkImage),
     sidecarImage: checked(env, CONFIG_ENV.sidecarImage, problems, 'image of the injected sidecar', checkImage),
     // Paths are appended to it (`${url}/evict`): one canonical form without a trailing slash.
@@ -163,6 +168,8 @@ export interface InjectionConfig {
   readonly vaultCaPem: string | undefined;
   readonly authPath: string;
   readonly defaultRole: string | undefined;
+  /** VAULT_COURIER_DEFAULT_VAULT_NAMESPACE; optional like evictOwnerKinds, absent means none. */
+  readonly defaultVaultNamespace?: string | undefined;
   readonly initImage: string;
   readonly sidecarImage: string;
   readonly serviceUrl: string;
@@ -190,6 +197,7 @@ const INJECTION_CHECKS: readonly [keyof InjectionConfig, string, (text: string) 
   ['vaultCaPem', CONFIG_ENV.vaultCaCert, checkCaPem],
   ['authPath', CONFIG_ENV.authPath, checkAuthPath],
   ['defaultRole', CONFIG_ENV.defaultRole, checkRole],
+  ['defaultVaultNamespace', CONFIG_ENV.defaultVaultNamespace, checkVaultNamespace],
   ['initImage', CONFIG_ENV.initImage, checkImage],
   ['sidecarImage', CONFIG_ENV.sidecarImage, checkImage],
   ['serviceUrl', CONFIG_ENV.serviceUrl, checkServiceUrl],

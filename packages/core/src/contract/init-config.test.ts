@@ -40,6 +40,16 @@ test('a complete environment parses, normalising the address', () => {
   assert.ok(Object.isFrozen(c));
 });
 
+test('a template and a Vault namespace parse; absent, no namespace', () => {
+  const template = { name: 'url', path: 'database/creds/app', format: { kind: 'template', template: 'postgresql://{{username}}:{{password}}@db/app' } };
+  const result = parseInitConfig({ ...GOOD, VAULT_COURIER_SECRETS: JSON.stringify([template]), VAULT_COURIER_VAULT_NAMESPACE: 'org/team-a' });
+  assert.ok('config' in result);
+  assert.deepEqual(result.config.secrets, [template]);
+  assert.equal(result.config.vaultNamespace, 'org/team-a');
+  const plain = parseInitConfig(GOOD);
+  assert.ok('config' in plain && !('vaultNamespace' in plain.config));
+});
+
 test('optional settings: auth path default, CA PEM, deadline', () => {
   const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
   const result = parseInitConfig({ ...GOOD, VAULT_COURIER_AUTH_PATH: undefined, VAULT_COURIER_VAULT_CACERT_PEM: pem, VAULT_COURIER_INIT_DEADLINE_SECONDS: '7' });
@@ -68,6 +78,9 @@ const ONE_PROBLEM: ReadonlyArray<{ name: string; env: InitEnv; variable: string;
   { name: 'deadline not a number', env: { VAULT_COURIER_INIT_DEADLINE_SECONDS: '2m' }, variable: 'VAULT_COURIER_INIT_DEADLINE_SECONDS', mentions: '"2m"' },
   { name: 'deadline zero', env: { VAULT_COURIER_INIT_DEADLINE_SECONDS: '0' }, variable: 'VAULT_COURIER_INIT_DEADLINE_SECONDS' },
   { name: 'state dir equal to secrets dir', env: { VAULT_COURIER_STATE_DIR: '/vault/secrets' }, variable: 'VAULT_COURIER_STATE_DIR', mentions: 'never' },
+  { name: 'a template that does not parse', env: { ...GOOD, VAULT_COURIER_SECRETS: JSON.stringify([{ name: 'u', path: 'a/b', format: { kind: 'template', template: '{{user' } }]) }, variable: 'VAULT_COURIER_SECRETS', mentions: '[0].format.template is not a valid template' },
+  { name: 'a template kind without its text', env: { ...GOOD, VAULT_COURIER_SECRETS: JSON.stringify([{ name: 'u', path: 'a/b', format: { kind: 'template' } }]) }, variable: 'VAULT_COURIER_SECRETS', mentions: '[0].format.template must be' },
+  { name: 'a Vault namespace with a newline', env: { ...GOOD, VAULT_COURIER_VAULT_NAMESPACE: 'a\nb' }, variable: 'VAULT_COURIER_VAULT_NAMESPACE', mentions: 'is not a Vault namespace path' },
 ];
 
 for (const row of ONE_PROBLEM) {

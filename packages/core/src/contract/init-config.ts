@@ -7,7 +7,8 @@ import { INJECTED_ENV } from './names.ts';
 import { isRecord, Problems, required, type Env } from '../support/env.ts';
 import { isDnsLabel } from './annotations.ts';
 import type { SecretFormat, SecretSpec } from './spec.ts';
-import { checkAbsolutePath, checkAuthPath, checkCaPem, checkMountPath, checkRole, checkVaultAddr, checkVaultPath, DEFAULT_AUTH_PATH, withoutTrailingSlash } from './validators.ts';
+import { checkAbsolutePath, checkAuthPath, checkCaPem, checkMountPath, checkRole, checkVaultAddr, checkVaultNamespace, checkVaultPath, DEFAULT_AUTH_PATH, withoutTrailingSlash } from './validators.ts';
+import { parseTemplate } from './template.ts';
 
 export const DEFAULT_INIT_DEADLINE_SECONDS = 120;
 
@@ -19,6 +20,8 @@ export interface InitConfig {
   /** The auth method's mount, without slashes at either end, e.g. `auth/kubernetes`. */
   readonly authPath: string;
   readonly role: string;
+  /** Sent as X-Vault-Namespace on every Vault call; absent: none. */
+  readonly vaultNamespace?: string | undefined;
   readonly secrets: readonly SecretSpec[];
   readonly secretsDir: string;
   readonly stateDir: string;
@@ -58,6 +61,27 @@ function parseAuthPath(env: InitEnv, problems: Problems): string {
   return value;
 }
 
+function parseNamespace(env: InitEnv, problems: Problems): string | undefined {
+  const value = env[INJECTED_ENV.vaultNamespace]?.trim();
+  if (value === undefined || value === '') return undefined;
+  const problem = checkVaultNamespace(value);
+  if (problem !== undefined) problems.add(INJECTED_ENV.vaultNamespace, problem);
+  return value;
+}
+
+function parseTemplateFormat(value: Record<string, unknown>, where: string, problems: Problems): SecretFormat | undefined {
+  if (typeof value.template !== 'string') {
+    problems.add(INJECTED_ENV.secrets, `${where}.format.template must be the template's text for kind "template"`);
+    return undefined;
+  }
+  const parsed = parseTemplate(value.template);
+  if ('problem' in parsed) {
+    problems.add(INJECTED_ENV.secrets, `${where}.format.template ${parsed.problem}`);
+    return undefined;
+  }
+  return { kind: 'template', template: value.template };
+}
+
 function parseDeadline(env: InitEnv, problems: Problems): number {
   const variable = INJECTED_ENV.initDeadlineSeconds;
   const raw = env[variable]?.trim();
@@ -82,7 +106,8 @@ function parseFormat(value: unknown, where: string, problems: Problems): SecretF
     problems.add(variable, `${where}.format.field must be a non-empty string for kind "key"`);
     return undefined;
   }
-  problems.add(variable, `${where}.format.kind must be "json", "env" or "key", got ${JSON.stringify(value.kind)}`);
+  if (value.kind === 'template') return parseTemplateFormat(value, where, problems);
+  problems.add(variable, `${where}.format.kind must be "json", "env", "key" or "template", got ${JSON.stringify(value.kind)}`);
   return undefined;
 }
 
@@ -130,7 +155,9 @@ function parseSecrets(env: InitEnv, problems: Problems): SecretSpec[] {
 
 export function parseInitConfig(env: InitEnv): InitConfigResult {
   const problems = new Problems();
+  const vaultNamespace = parseNamespace(env, problems);
   const config: InitConfig = {
+    ...(vaultNamespace === undefined ? {} : { vaultNamespace }),
     vaultAddr: withoutTrailingSlash(checked(env, INJECTED_ENV.vaultAddr, problems, checkVaultAddr)),
     vaultCaPem: parseCaPem(env, problems),
     authPath: parseAuthPath(env, problems),

@@ -49,6 +49,8 @@ export const INJECTED_ENV = {
   vaultCaPem: 'VAULT_COURIER_VAULT_CACERT_PEM',
   authPath: 'VAULT_COURIER_AUTH_PATH',
   role: 'VAULT_COURIER_ROLE',
+  /** Optional: the Vault namespace init and sidecar send as X-Vault-Namespace on every call (absent: none). */
+  vaultNamespace: 'VAULT_COURIER_VAULT_NAMESPACE',
   /** JSON array of SecretSpec (see spec.ts). */
   secrets: 'VAULT_COURIER_SECRETS',
   secretsDir: 'VAULT_COURIER_SECRETS_DIR',

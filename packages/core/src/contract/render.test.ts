@@ -26,6 +26,14 @@ const RENDERED: ReadonlyArray<{ name: string; format: SecretFormat; data: Secret
   { name: 'key: number as JSON text', format: { kind: 'key', field: 'port' }, data: { port: 5432 }, want: '5432' },
   { name: 'key: object as JSON text', format: { kind: 'key', field: 'cfg' }, data: { cfg: { a: [1] } }, want: '{"a":[1]}' },
   { name: 'key: empty string is a value', format: { kind: 'key', field: 'e' }, data: { e: '' }, want: '' },
+  // Templates: no HTML escaping, values byte for byte; the user percent-encodes in Vault if a URL needs it.
+  { name: 'template: a connection URL', format: { kind: 'template', template: 'postgresql://{{username}}:{{password}}@db:5432/app' }, data: { username: 'v-app-1', password: 'A1a-xyz' }, want: 'postgresql://v-app-1:A1a-xyz@db:5432/app' },
+  { name: 'template: nothing HTML-escaped, with two or three braces', format: { kind: 'template', template: '{{v}} {{{v}}}' }, data: { v: `<a href="x">&'/=` }, want: `<a href="x">&'/= <a href="x">&'/=` },
+  { name: 'template: a URL-reserved character is not percent-encoded', format: { kind: 'template', template: 'https://u:{{p}}@h' }, data: { p: 'p@ss/word' }, want: 'https://u:p@ss/word@h' },
+  { name: 'template: a properties file, dotted field names', format: { kind: 'template', template: 'db.user={{db.user}}\ndb.password={{db.password}}\n' }, data: { 'db.user': 'u', 'db.password': 'p' }, want: 'db.user=u\ndb.password=p\n' },
+  { name: 'template: non-strings as JSON text, as key: writes them', format: { kind: 'template', template: '{{port}} {{tls}} {{cfg}} {{none}}' }, data: { port: 5432, tls: true, cfg: { a: 1 }, none: null }, want: '5432 true {"a":1} null' },
+  { name: 'template: an empty value present is written empty', format: { kind: 'template', template: '[{{e}}]' }, data: { e: '' }, want: '[]' },
+  { name: 'template: unused fields are ignored', format: { kind: 'template', template: '{{a}}' }, data: { a: '1', b: '2' }, want: '1' },
 ];
 
 for (const row of RENDERED) {
@@ -43,6 +51,10 @@ const REFUSED: ReadonlyArray<{ name: string; format: SecretFormat; data: SecretD
   { name: 'key: missing field lists the fields present', format: { kind: 'key', field: 'pass' }, data: { username: CANARY, password: CANARY }, mentions: ['"pass"', '"username", "password"', 'vault-courier.io/format-db'] },
   { name: 'key: missing field in empty data', format: { kind: 'key', field: 'x' }, data: {}, mentions: ['fields present: none'] },
   { name: 'key: inherited property is not a field', format: { kind: 'key', field: 'toString' }, data: { a: CANARY }, mentions: ['"toString"'] },
+  { name: 'template: a missing field, named', format: { kind: 'template', template: 'postgresql://{{username}}:{{pasword}}@db' }, data: { username: CANARY, password: CANARY }, mentions: ['vault-courier.io/template-db', 'field "pasword"', 'secret/data/app', 'fields present: "username", "password"'] },
+  { name: 'template: every missing field at once', format: { kind: 'template', template: '{{a}}{{b}}{{a}}{{c}}' }, data: { c: CANARY }, mentions: ['fields "a", "b", not in'] },
+  { name: 'template: an inherited property is not a field', format: { kind: 'template', template: '{{constructor}}' }, data: { a: CANARY }, mentions: ['"constructor"'] },
+  { name: 'template: an invalid template from an old webhook', format: { kind: 'template', template: '{{#a}}' }, data: { a: CANARY }, mentions: ['vault-courier.io/template-db is not a valid template'] },
 ];
 
 for (const row of REFUSED) {

@@ -1,11 +1,12 @@
 /**
  * Renders a secret's data into the bytes of its file, in the format the pod asked for with
- * `vault-courier.io/format-<name>`. Pure: no I/O. Errors name the annotation, the key or
+ * `vault-courier.io/format-<name>` or `vault-courier.io/template-<name>`. Pure: no I/O. Errors name the annotation, the key or
  * field at fault and the fix; they name keys and fields, never a value.
  */
 import { CourierError } from '../support/errors.ts';
 import { ANNOTATIONS } from './annotations.ts';
 import type { SecretSpec } from './spec.ts';
+import { parseTemplate, templateFields } from './template.ts';
 
 /** The secret's key/value data as Vault returned it (for KV v2: the inner `data.data`). */
 export type SecretData = Readonly<Record<string, unknown>>;
@@ -49,13 +50,29 @@ function renderEnv(spec: SecretSpec, data: SecretData): string {
   return lines.join('');
 }
 
+function fieldsPresent(data: SecretData): string {
+  const present = Object.keys(data);
+  return present.length > 0 ? present.map((k) => JSON.stringify(k)).join(', ') : 'none';
+}
+
 function renderField(spec: SecretSpec, data: SecretData, field: string): string {
   if (!Object.hasOwn(data, field)) {
-    const present = Object.keys(data);
-    const list = present.length > 0 ? present.map((k) => JSON.stringify(k)).join(', ') : 'none';
-    throw new CourierError('render', `${formatAnnotation(spec.name)}: field ${JSON.stringify(field)} is not in the secret at ${spec.path}; fields present: ${list}`);
+    throw new CourierError('render', `${formatAnnotation(spec.name)}: field ${JSON.stringify(field)} is not in the secret at ${spec.path}; fields present: ${fieldsPresent(data)}`);
   }
   return valueText(data[field]);
+}
+
+/** Every field the template inserts must be in the secret: a missing one stops delivery, named, rather than leaving a hole in a URL. */
+function renderTemplate(spec: SecretSpec, data: SecretData, template: string): string {
+  const annotation = `${ANNOTATIONS.templatePrefix}${spec.name}`;
+  const parsed = parseTemplate(template);
+  if ('problem' in parsed) throw new CourierError('render', `${annotation} ${parsed.problem}`);
+  const missing = templateFields(parsed.parts).filter((f) => !Object.hasOwn(data, f));
+  if (missing.length > 0) {
+    const names = missing.map((f) => JSON.stringify(f)).join(', ');
+    throw new CourierError('render', `${annotation}: the template uses ${missing.length === 1 ? 'field' : 'fields'} ${names}, not in the secret at ${spec.path}; fields present: ${fieldsPresent(data)}; fix the template or the secret`);
+  }
+  return parsed.parts.map((p) => ('text' in p ? p.text : valueText(data[p.field]))).join('');
 }
 
 /** The file's content for one secret. Throws CourierError('render') naming the annotation. */
@@ -67,5 +84,7 @@ export function renderSecret(spec: SecretSpec, data: SecretData): string {
       return renderEnv(spec, data);
     case 'key':
       return renderField(spec, data, spec.format.field);
+    case 'template':
+      return renderTemplate(spec, data, spec.format.template);
   }
 }

@@ -3,7 +3,9 @@
 export type SecretFormat =
   | { readonly kind: 'json' }
   | { readonly kind: 'env' }
-  | { readonly kind: 'key'; readonly field: string };
+  | { readonly kind: 'key'; readonly field: string }
+  /** `vault-courier.io/template-<name>`: the template's text, checked by parseTemplate (template.ts). */
+  | { readonly kind: 'template'; readonly template: string };
 
 export interface SecretSpec {
   /** File name under the mount path; a DNS label. */
@@ -13,7 +15,8 @@ export interface SecretSpec {
   readonly format: SecretFormat;
 }
 
-/** `json`, `env` or `key:<field>`, as written in `vault-courier.io/format-<name>`. */
+/** `json`, `env` or `key:<field>`, as written in `vault-courier.io/format-<name>`; a template as `template:<its text>`. */
 export function formatToString(format: SecretFormat): string {
-  return format.kind === 'key' ? `key:${format.field}` : format.kind;
+  if (format.kind === 'key') return `key:${format.field}`;
+  return format.kind === 'template' ? `template:${format.template}` : format.kind;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkAbsolutePath, checkAuthPath, checkCaPem, checkImage, checkLogLevel, checkMountPath, checkRole, checkServiceUrl, checkVaultAddr, checkVaultPath, parseResources, quantityValue } from './validators.ts';
+import { checkAbsolutePath, checkAuthPath, checkCaPem, checkImage, checkLogLevel, checkMountPath, checkRole, checkServiceUrl, checkVaultAddr, checkVaultNamespace, checkVaultPath, parseResources, quantityValue } from './validators.ts';
 
 type Row = [input: string, problem: RegExp | undefined];
 
@@ -16,6 +16,20 @@ const TABLES: Record<string, [(text: string) => string | undefined, Row[]]> = {
       ['https://vault:8200/#frag', /fragment/],
       ['https://vault:8200/?', /query/],
       ['https://user:pw@vault:8200', /user or password/],
+    ],
+  ],
+  checkVaultNamespace: [
+    checkVaultNamespace,
+    [
+      ['team-a', undefined],
+      ['org/team_a.1', undefined],
+      ['team-a/', undefined],
+      ['/team-a', /not starting with one/],
+      ['org//team', /not a Vault namespace path/],
+      ['team a', /not a Vault namespace path/],
+      ['team\r\nX-Injected: 1', /not a Vault namespace path/],
+      ['org/../root', /not a Vault namespace path/],
+      ['', /not a Vault namespace path/],
     ],
   ],
   checkServiceUrl: [

@@ -69,6 +69,19 @@ export function checkRole(text: string): string | undefined {
   return ROLE.test(text) ? undefined : `${JSON.stringify(text)} is not a Vault role name (letters, digits, "_", ".", "@" and "-", starting with a letter or digit)`;
 }
 
+const VAULT_NAMESPACE = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*\/?$/;
+export const VAULT_NAMESPACE_EXAMPLE = 'team-a';
+
+/**
+ * A Vault Enterprise or OpenBao namespace, sent as X-Vault-Namespace: `team-a`, or nested
+ * `org/team-a`; the trailing "/" Vault prints (`team-a/`) is accepted.
+ */
+export function checkVaultNamespace(text: string): string | undefined {
+  const segments = text.replace(/\/$/, '').split('/');
+  if (VAULT_NAMESPACE.test(text) && !segments.some((s) => s === '.' || s === '..')) return undefined;
+  return `${JSON.stringify(text)} is not a Vault namespace path: names of letters, digits, "_", "." and "-", separated by "/" and not starting with one, e.g. "${VAULT_NAMESPACE_EXAMPLE}" or "org/${VAULT_NAMESPACE_EXAMPLE}"`;
+}
+
 /** The Vault path of a secret, as Vault's API sees it (`secret/data/app`, `database/creds/app`). */
 export function checkVaultPath(text: string): string | undefined {
   if (text.trim() === '') return 'is empty; set it to the Vault path to read, e.g. "secret/data/app" or "database/creds/app"';
