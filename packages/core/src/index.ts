@@ -22,3 +22,5 @@ export * from './rotation/eviction-answers.ts';
 export * from './contract/validators.ts';
 export * from './rotation/rotation-policy.ts';
 export * from './contract/owner-kinds.ts';
+export * from './admission/workloads.ts';
+export * from './admission/workload-warnings.ts';
