@@ -1,20 +1,22 @@
 /**
- * The HTTP shells. `createApp` is the HTTPS port: POST /mutate, then the routes other
- * parts add (POST /evict). `createMetricsApp` is the plain-HTTP port for Prometheus and
+ * The HTTP shells. `createApp` is the HTTPS port: POST /mutate, POST /warn (the warn-only
+ * workload webhook), then the routes other parts add (POST /evict). `createMetricsApp` is the plain-HTTP port for Prometheus and
  * the kubelet's probes. Neither reads the environment or a file: main.ts and server.ts do.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Registry } from 'prom-client';
 import type { InjectionConfig, Logger } from '@vault-courier/core';
-import { checkInjectionConfig, CourierError, MUTATE_PATH } from '@vault-courier/core';
+import { checkInjectionConfig, CourierError, MUTATE_PATH, WARN_PATH } from '@vault-courier/core';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
-import { parseAdmissionReview, reviewAdmission, type Outcome } from './review.ts';
+import { parseAdmissionReview, reviewAdmission, reviewWorkload, type AdmissionRequest, type Outcome } from './review.ts';
 
 /**
  * A pod is at most ~1.5 MiB (etcd's request limit), and a CREATE review carries it once;
  * anything larger is not a review the API server sends.
  */
 export const DEFAULT_BODY_LIMIT = '2mb';
+/** An UPDATE review of a workload carries the object and the old one. */
+export const WARN_BODY_LIMIT = '4mb';
 
 export interface AppDeps {
   readonly config: InjectionConfig;
@@ -29,10 +31,13 @@ function elapsedSeconds(started: bigint): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-function mutateHandler(deps: AppDeps, metrics: WebhookMetrics) {
+type Finish = (outcome: Outcome, reason: string) => void;
+
+/** Parses the review (HTTP 400 if it is not one) and hands the request on with a timed finish. */
+function reviewHandler(deps: AppDeps, metrics: WebhookMetrics, answer: (request: AdmissionRequest, res: Response, finish: Finish) => void) {
   return (req: Request, res: Response): void => {
     const started = process.hrtime.bigint();
-    const finish = (outcome: Outcome, reason: string): void => {
+    const finish: Finish = (outcome, reason) => {
       metrics.reviews.inc({ outcome, reason });
       metrics.duration.observe({ outcome }, elapsedSeconds(started));
     };
@@ -43,7 +48,12 @@ function mutateHandler(deps: AppDeps, metrics: WebhookMetrics) {
       res.status(400).json({ error: parsed.reason });
       return;
     }
-    const { request } = parsed;
+    answer(parsed.request, res, finish);
+  };
+}
+
+function mutateHandler(deps: AppDeps, metrics: WebhookMetrics) {
+  return reviewHandler(deps, metrics, (request, res, finish) => {
     const log = deps.logger.child({ uid: request.uid, namespace: request.namespace ?? '' });
     try {
       const result = reviewAdmission(request, deps.config);
@@ -63,7 +73,24 @@ function mutateHandler(deps: AppDeps, metrics: WebhookMetrics) {
         response: { uid: request.uid, allowed: false, status: { code: 500, reason: 'InternalError', message: `vault-courier: internal error while injecting (review ${request.uid}); see the webhook's logs` } },
       });
     }
-  };
+  });
+}
+
+function warnHandler(deps: AppDeps, metrics: WebhookMetrics) {
+  return reviewHandler(deps, metrics, (request, res, finish) => {
+    const log = deps.logger.child({ uid: request.uid, namespace: request.namespace ?? '' });
+    try {
+      const result = reviewWorkload(request, deps.config);
+      log.info({ object: result.object, decision: result.outcome, reason: result.reason, warnings: result.warnings, dryRun: request.dryRun === true }, result.outcome === 'warned' ? 'workload warned' : 'workload admitted without warnings');
+      finish(result.outcome, result.reason);
+      res.status(200).json(result.review);
+    } catch (err) {
+      // Warn-only: a bug here costs the warning, never the write.
+      log.error({ err, decision: 'error' }, 'workload review failed');
+      finish('error', 'internal');
+      res.status(200).json({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: request.uid, allowed: true } });
+    }
+  });
 }
 
 /** body-parser's errors (bad JSON, too large) become 4xx answers with a reason; the server keeps serving. */
@@ -77,7 +104,7 @@ function errorHandler(logger: Logger, metrics: WebhookMetrics) {
     const code = typeof status === 'number' && status >= 400 && status < 500 ? status : 500;
     const reason = code === 413 ? 'the request body is larger than the webhook accepts' : code < 500 ? `the request body is not valid JSON: ${(err as Error).message}` : 'internal error';
     logger.warn({ err, status: code, path: req.path }, 'request refused');
-    if (req.path === MUTATE_PATH) metrics.reviews.inc({ outcome: 'error', reason: code === 413 ? 'too-large' : 'malformed' });
+    if (req.path === MUTATE_PATH || req.path === WARN_PATH) metrics.reviews.inc({ outcome: 'error', reason: code === 413 ? 'too-large' : 'malformed' });
     res.status(code).json({ error: reason });
   };
 }
@@ -100,6 +127,7 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.post(MUTATE_PATH, express.json({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, strict: true }), mutateHandler(deps, metrics));
+  app.post(WARN_PATH, express.json({ limit: deps.bodyLimit ?? WARN_BODY_LIMIT, strict: true }), warnHandler(deps, metrics));
   for (const router of deps.routes ?? []) app.use(router);
   app.use(errorHandler(deps.logger, metrics));
   return app;

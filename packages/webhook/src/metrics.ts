@@ -21,7 +21,7 @@ export function createWebhookMetrics(registry: Registry): WebhookMetrics {
       existing(registry, 'vault_courier_admission_reviews_total') ??
       new Counter({
         name: 'vault_courier_admission_reviews_total',
-        help: 'AdmissionReviews answered, by outcome (injected, skipped, denied, ignored, error) and reason',
+        help: 'AdmissionReviews answered (POST /mutate and /warn), by outcome (injected, skipped, denied, warned, ignored, error) and reason',
         labelNames: ['outcome', 'reason'],
         registers: [registry],
       }),
@@ -29,7 +29,7 @@ export function createWebhookMetrics(registry: Registry): WebhookMetrics {
       existing(registry, 'vault_courier_admission_review_duration_seconds') ??
       new Histogram({
         name: 'vault_courier_admission_review_duration_seconds',
-        help: 'Time from request received to response sent for POST /mutate, by outcome',
+        help: 'Time from request received to response sent for POST /mutate and /warn, by outcome',
         labelNames: ['outcome'],
         // Admission is in-process work: most answers take well under a millisecond; the
         // API server gives up after timeoutSeconds (5 s by default).

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `vault-courier render`: prints a manifest with its pods and pod templates mutated
- * exactly as the webhook would, offline (no cluster, no Vault). Refusals go to stderr
- * with the webhook's message and exit status 1.
+ * exactly as the webhook would, offline (no cluster, no Vault). On stderr, each warning
+ * `kubectl apply` would print for a workload ("Warning: Kind/name: ..."), then each
+ * refusal a pod would get ("refused: Kind/name: ..."); any refusal exits 1.
  *
  *   vault-courier render -f deployment.yaml [-f more.yaml | -f -] [--default-role app]
  *     [--default-vault-namespace NS]
@@ -62,6 +63,7 @@ function run(argv: readonly string[]): number {
   const documents = values.filename.flatMap((file) => loadAllYaml(readFileSync(file === '-' ? 0 : file, 'utf8')).filter((d: unknown) => d !== null && d !== undefined) as Record<string, unknown>[]);
   const rendered = renderManifest(documents, config);
   process.stdout.write(rendered.documents.map((d) => dumpYaml(d)).join('---\n'));
+  for (const warning of rendered.warnings) console.error(`Warning: ${warning}`);
   for (const problem of rendered.problems) console.error(`refused: ${problem}`);
   return rendered.problems.length > 0 ? 1 : 0;
 }

@@ -51,19 +51,36 @@ test('CronJob templates are found; other objects and unannotated pods pass throu
   assert.equal(env.find((e) => e.name === 'VAULT_COURIER_OWNER_KIND')?.value, 'Job');
   assert.deepEqual(rendered.documents.slice(1), [service, plainPod, typo]);
   assert.deepEqual(rendered.problems, ['Pod/typo: vault-courier: invalid annotations: vault-courier.io/rol is not a vault-courier annotation; did you mean vault-courier.io/role?']);
+  assert.deepEqual(rendered.warnings, [], 'a Pod is refused, never warned; the CronJob is fine');
 });
 
-test('the CLI prints the rendered YAML and exits 1 with the refusal on stderr', () => {
+test('render says what the warn-only webhook says: misplaced annotations and an invalid template, named by object, and the refusal', () => {
+  const misplaced = { ...deployment(), metadata: { name: 'web', annotations: { 'vault-courier.io/role': 'web' } } };
+  const invalid = { ...deployment(), metadata: { name: 'broken' }, spec: { template: { metadata: { annotations: { 'vault-courier.io/secert-db': 'a/b' } }, spec: template.spec } } };
+  const rendered = renderManifest([misplaced, invalid], config);
+  const refusal = 'vault-courier: invalid annotations: vault-courier.io/secert-db is not a vault-courier annotation; did you mean vault-courier.io/secret-db?';
+  assert.deepEqual(rendered.warnings, [
+    'Deployment/web: metadata.annotations: vault-courier annotation vault-courier.io/role is on the Deployment itself, where vault-courier never looks; move it to spec.template.metadata.annotations',
+    `Deployment/broken: spec.template: its pods will be refused: ${refusal}`,
+  ]);
+  assert.deepEqual(rendered.problems, [`Deployment/broken: ${refusal}`]);
+  // The misplaced annotation changes nothing: the template is rendered as without it.
+  assert.deepEqual((rendered.documents[0] as { spec: unknown }).spec, (renderManifest([deployment()], config).documents[0] as { spec: unknown }).spec);
+});
+
+test('the CLI prints the rendered YAML, the warnings kubectl apply would print, and exits 1 with the refusal on stderr', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vault-courier-render-'));
   try {
     const file = path.join(dir, 'm.yaml');
-    writeFileSync(file, `${JSON.stringify(deployment())}\n---\n{"apiVersion":"v1","kind":"Pod","metadata":{"name":"typo","annotations":{"vault-courier.io/secert-x":"a/b"}},"spec":{"containers":[{"name":"c"}]}}\n`);
+    const misplaced = { ...deployment(), metadata: { name: 'web', annotations: { 'vault-courier.io/role': 'web' } } };
+    writeFileSync(file, `${JSON.stringify(misplaced)}\n---\n{"apiVersion":"v1","kind":"Pod","metadata":{"name":"typo","annotations":{"vault-courier.io/secert-x":"a/b"}},"spec":{"containers":[{"name":"c"}]}}\n`);
     const cli = path.join(import.meta.dirname, 'render-cli.ts');
     const result = spawnSync(process.execPath, [cli, 'render', '-f', file, '--default-role', 'web'], { encoding: 'utf8' });
     assert.equal(result.status, 1, result.stderr);
     assert.match(result.stdout, /name: vault-courier-init/);
     assert.match(result.stdout, /name: vault-courier-sidecar\n/);
     assert.match(result.stderr, /refused: Pod\/typo: .*did you mean vault-courier\.io\/secret-x\?/);
+    assert.match(result.stderr, /^Warning: Deployment\/web: metadata\.annotations: vault-courier annotation vault-courier\.io\/role is on the Deployment itself/m);
     const usage = spawnSync(process.execPath, [cli], { encoding: 'utf8' });
     assert.equal(usage.status, 2);
     assert.match(usage.stderr, /usage: vault-courier render/);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyJsonPatch, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, type InjectionConfig, type Operation } from '@vault-courier/core';
-import { parseAdmissionReview, reviewAdmission, type AdmissionRequest } from './review.ts';
+import { parseAdmissionReview, reviewAdmission, reviewWorkload, type AdmissionRequest } from './review.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../../test/fixtures/admission');
 /** UPDATE_GOLDEN=1 rewrites the expected files after a deliberate change; review the diff. */
@@ -120,4 +120,51 @@ test('requests that are not a pod CREATE are allowed untouched', () => {
     assert.equal(result.outcome, 'ignored');
     assert.deepEqual(result.review.response, { uid: request.uid, allowed: true });
   }
+});
+
+const TYPO = { 'vault-courier.io/secert-db': 'database/creds/shop' };
+
+function workloadRequest(kind: string, group: string, object: Record<string, unknown>, extra: Partial<AdmissionRequest> = {}): AdmissionRequest {
+  return { uid: 'w-1', kind: { group, version: 'v1', kind }, namespace: 'shop', operation: 'CREATE', object, ...extra };
+}
+
+const typoDeployment = { kind: 'Deployment', metadata: { name: 'checkout' }, spec: { template: { metadata: { annotations: TYPO }, spec: { containers: [{ name: 'app', image: 'app:1' }] } } } };
+
+test('a workload warning carries the message the pod webhook refuses that pod template with', () => {
+  const warned = reviewWorkload(workloadRequest('Deployment', 'apps', typoDeployment), FIXTURE_CONFIG);
+  const pod = { apiVersion: 'v1', kind: 'Pod', ...typoDeployment.spec.template };
+  const refused = reviewAdmission({ uid: 'p-1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', object: pod }, FIXTURE_CONFIG);
+  assert.equal(refused.review.response.allowed, false);
+  assert.deepEqual(warned.review.response, { uid: 'w-1', allowed: true, warnings: [`spec.template: its pods will be refused: ${refused.review.response.status?.message}`] });
+  assert.deepEqual({ outcome: warned.outcome, reason: warned.reason, object: warned.object, warnings: warned.warnings }, { outcome: 'warned', reason: 'invalid', object: 'Deployment/checkout', warnings: 1 });
+});
+
+const workloadCases: { name: string; request: AdmissionRequest; outcome: string; reason: string }[] = [
+  { name: 'UPDATE is reviewed like CREATE', request: workloadRequest('Deployment', 'apps', typoDeployment, { operation: 'UPDATE' }), outcome: 'warned', reason: 'invalid' },
+  { name: 'a CronJob in batch', request: workloadRequest('CronJob', 'batch', { metadata: { name: 'n', annotations: TYPO }, spec: { jobTemplate: { spec: { template: {} } } } }), outcome: 'warned', reason: 'misplaced' },
+  { name: 'a clean Job', request: workloadRequest('Job', 'batch', { metadata: { name: 'j' }, spec: { template: { metadata: { annotations: { 'vault-courier.io/secret-db': 'a/b' } }, spec: { containers: [{ name: 'c' }] } } } }), outcome: 'skipped', reason: 'clean' },
+  { name: 'DELETE', request: workloadRequest('Deployment', 'apps', typoDeployment, { operation: 'DELETE' }), outcome: 'ignored', reason: 'not-a-workload-write' },
+  { name: 'a subresource (scale)', request: workloadRequest('Deployment', 'apps', typoDeployment, { subResource: 'scale' }), outcome: 'ignored', reason: 'not-a-workload-write' },
+  { name: 'a Deployment of another API group (a CRD named alike)', request: workloadRequest('Deployment', 'example.com', typoDeployment), outcome: 'ignored', reason: 'not-a-workload-write' },
+  { name: 'a Pod', request: workloadRequest('Pod', '', { metadata: { annotations: TYPO } }), outcome: 'ignored', reason: 'not-a-workload-write' },
+  { name: 'no object', request: workloadRequest('Deployment', 'apps', typoDeployment, { object: null }), outcome: 'ignored', reason: 'not-a-workload-write' },
+];
+
+for (const c of workloadCases) {
+  test(`reviewWorkload: ${c.name}: always allowed, ${c.outcome}`, () => {
+    const result = reviewWorkload(c.request, FIXTURE_CONFIG);
+    assert.deepEqual({ outcome: result.outcome, reason: result.reason }, { outcome: c.outcome, reason: c.reason });
+    assert.equal(result.review.response.allowed, true);
+    assert.equal(result.review.response.patch, undefined);
+    assert.equal(result.review.response.warnings?.length ?? 0, result.warnings);
+  });
+}
+
+test('reviewWorkload fits the warnings to the API server: at most 8, none over 256 runes', () => {
+  const annotations = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`vault-courier.io/secret-${'x'.repeat(40)}${i}`, `secret/data/${'y'.repeat(300)}?v=${i}`]));
+  const result = reviewWorkload(workloadRequest('Deployment', 'apps', { metadata: { name: 'big' }, spec: { template: { metadata: { annotations }, spec: { containers: [{ name: 'c' }] } } } }), FIXTURE_CONFIG);
+  const warnings = result.review.response.warnings ?? [];
+  assert.equal(warnings.length, 8);
+  for (const w of warnings) assert.ok([...w].length <= 256, `${[...w].length} runes`);
+  assert.match(warnings[7]!, /^…and 5 more problems/);
 });

@@ -5,7 +5,20 @@
  * we refuse is an HTTP 200 with `allowed: false` and the message the user will read.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { formatAnnotationErrors, isRecord, mountIntoLateContainers, mutatePod, shouldInject, toJsonPatch, type InjectionConfig, type SkipReason } from '@vault-courier/core';
+import {
+  fitAdmissionWarnings,
+  formatAnnotationErrors,
+  isRecord,
+  mountIntoLateContainers,
+  mutatePod,
+  shouldInject,
+  toJsonPatch,
+  workloadKind,
+  workloadWarnings,
+  type InjectionConfig,
+  type SkipReason,
+  type WorkloadWarning,
+} from '@vault-courier/core';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 
@@ -27,6 +40,8 @@ export interface AdmissionResponse {
   /** Base64 of the JSON patch. */
   readonly patch?: string;
   readonly status?: { readonly code: number; readonly reason?: string; readonly message: string };
+  /** Printed by kubectl as "Warning: ..."; fitted to the API server's limits. */
+  readonly warnings?: readonly string[];
 }
 
 export interface AdmissionReviewResponse {
@@ -35,7 +50,7 @@ export interface AdmissionReviewResponse {
   readonly response: AdmissionResponse;
 }
 
-export type Outcome = 'injected' | 'skipped' | 'denied' | 'ignored' | 'error';
+export type Outcome = 'injected' | 'skipped' | 'denied' | 'warned' | 'ignored' | 'error';
 
 export type ParsedReview = { readonly ok: true; readonly request: AdmissionRequest } | { readonly ok: false; readonly reason: string };
 
@@ -100,4 +115,41 @@ export function reviewAdmission(request: AdmissionRequest, config: InjectionConf
 function patched(uid: string, original: V1Pod, mutated: V1Pod): AdmissionReviewResponse {
   const patch = toJsonPatch(original, mutated);
   return respond({ uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') });
+}
+
+export interface WarnResult {
+  readonly outcome: 'warned' | 'skipped' | 'ignored';
+  /** Which warnings (bounded, for the metric), or why there were none. */
+  readonly reason: 'misplaced' | 'invalid' | 'misplaced-and-invalid' | 'clean' | 'not-a-workload-write';
+  readonly review: AdmissionReviewResponse;
+  /** `Kind/name` for the log line. */
+  readonly object: string;
+  readonly namespace: string;
+  readonly warnings: number;
+}
+
+function isWorkloadWrite(request: AdmissionRequest): boolean {
+  return (request.operation === 'CREATE' || request.operation === 'UPDATE') && (request.subResource ?? '') === '' && workloadKind(request.kind?.kind, request.kind?.group ?? '') !== undefined;
+}
+
+/** The warn-only review of a workload: always allowed, with warnings when its pods would miss out. */
+export function reviewWorkload(request: AdmissionRequest, config: InjectionConfig): WarnResult {
+  const namespace = request.namespace ?? '';
+  const allowed = (warnings: readonly string[]) => respond({ uid: request.uid, allowed: true, ...(warnings.length > 0 ? { warnings } : {}) });
+  if (!isWorkloadWrite(request) || !isRecord(request.object)) return { outcome: 'ignored', reason: 'not-a-workload-write', review: allowed([]), object: '', namespace, warnings: 0 };
+  const kind = request.kind?.kind ?? '';
+  const found = workloadWarnings(kind, request.object, config);
+  const warnings = fitAdmissionWarnings(found.map((w) => w.text));
+  return { outcome: warnings.length > 0 ? 'warned' : 'skipped', reason: warnReason(found), review: allowed(warnings), object: `${kind}/${objectName(request.object)}`, namespace, warnings: warnings.length };
+}
+
+function objectName(object: Record<string, unknown>): string {
+  const metadata = isRecord(object.metadata) ? object.metadata : {};
+  return String(metadata.name ?? metadata.generateName ?? '');
+}
+
+function warnReason(found: readonly WorkloadWarning[]): WarnResult['reason'] {
+  const kinds = new Set(found.map((w) => w.kind));
+  if (kinds.size === 2) return 'misplaced-and-invalid';
+  return kinds.has('misplaced') ? 'misplaced' : kinds.has('invalid') ? 'invalid' : 'clean';
 }

@@ -77,6 +77,45 @@ describe('webhook over HTTPS', () => {
     assert.match(response.status.message, /did you mean vault-courier\.io\/secret-db\?/);
   });
 
+  test('POST /warn allows a Deployment with its annotations misplaced, with warnings and no value of the workload in them or in the log', async () => {
+    const review = {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: '3c4d2b1a-0002-4000-8000-000000000002',
+        kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+        resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+        namespace: 'shop',
+        operation: 'UPDATE',
+        object: {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'checkout', annotations: { 'vault-courier.io/secret-db': CANARY } },
+          spec: { template: { metadata: { annotations: { 'vault-courier.io/secert-db': 'x/y' } }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1', env: [{ name: 'API_KEY', value: CANARY }] }] } } },
+        },
+      },
+    };
+    const answer = await httpsPost(`${webhook.url}/warn`, JSON.stringify(review), { ca });
+    assert.equal(answer.status, 200);
+    const { response } = answer.json<{ response: { uid: string; allowed: boolean; warnings: string[]; status?: unknown } }>();
+    assert.equal(response.uid, review.request.uid);
+    assert.equal(response.allowed, true);
+    assert.equal(response.status, undefined);
+    assert.equal(response.warnings.length, 2);
+    assert.match(response.warnings[0]!, /vault-courier\.io\/secret-db is on the Deployment itself/);
+    assert.match(response.warnings[1]!, /^spec\.template: its pods will be refused: .*did you mean vault-courier\.io\/secret-db\?$/);
+    assert.ok(!JSON.stringify(response).includes(CANARY), 'a workload value reached the warnings');
+    const line = logs.lines().find((l) => l.uid === review.request.uid);
+    assert.deepEqual({ object: line?.object, decision: line?.decision, reason: line?.reason, warnings: line?.warnings }, { object: 'Deployment/checkout', decision: 'warned', reason: 'misplaced-and-invalid', warnings: 2 });
+    assert.ok(!logs.text().includes(CANARY), 'a workload value reached the logs');
+  });
+
+  test('POST /warn answers anything but a workload write allowed, with no warnings', async () => {
+    const answer = await httpsPost(`${webhook.url}/warn`, JSON.stringify(fixture('typo')), { ca });
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.json<{ response: unknown }>().response, { uid: (fixture('typo') as { request: { uid: string } }).request.uid, allowed: true });
+  });
+
   test('malformed JSON, a non-v1 review and a wrong content type are 400 with a reason; the server keeps serving', async () => {
     const broken = await httpsPost(`${webhook.url}/mutate`, '{"apiVersion": "admission.k8s.io/v1", ', { ca });
     assert.equal(broken.status, 400);
@@ -101,6 +140,8 @@ describe('webhook over HTTPS', () => {
     const metrics = await (await fetch(`${webhook.metricsUrl}/metrics`)).text();
     assert.match(metrics, /vault_courier_admission_reviews_total\{outcome="injected",reason="injected"\} [1-9]/);
     assert.match(metrics, /vault_courier_admission_reviews_total\{outcome="denied",reason="invalid"\} [1-9]/);
+    assert.match(metrics, /vault_courier_admission_reviews_total\{outcome="warned",reason="misplaced-and-invalid"\} 1/);
+    assert.match(metrics, /vault_courier_admission_reviews_total\{outcome="ignored",reason="not-a-workload-write"\} 1/);
     // Unparseable JSON, a v1beta1 review and a text/plain body.
     assert.match(metrics, /vault_courier_admission_reviews_total\{outcome="error",reason="malformed"\} 3/);
     assert.match(metrics, /vault_courier_admission_reviews_total\{outcome="error",reason="too-large"\} 1/);
