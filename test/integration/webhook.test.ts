@@ -2,17 +2,20 @@
  * The webhook called by the real kube-apiserver: registered with the document core
  * builds (buildMutatingWebhookConfiguration) and its caBundle, then every behaviour a
  * user sees through kubectl: stored mutated, untouched, refused with a message naming
- * the annotation, ReplicaSet pods injected, reinvocation injected once, and the webhook
- * down refusing only the pods that asked for secrets.
+ * the annotation, ReplicaSet pods injected, reinvocation injected once, workloads warned
+ * about through kubectl apply (the warn-only registration, buildValidatingWebhookConfiguration),
+ * and the webhook down refusing only the pods that asked for secrets.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { AdmissionregistrationV1Api, ApiException, AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { startDevCluster, createNamespace, type DevCluster } from '@vault-courier/devcluster';
-import { buildMutatingWebhookConfiguration, createLogger, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME, WEBHOOK_NAME } from '@vault-courier/core';
+import { buildMutatingWebhookConfiguration, buildValidatingWebhookConfiguration, createLogger, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME, WEBHOOK_NAME } from '@vault-courier/core';
 import { startWebhook, type RunningWebhook } from '@vault-courier/webhook/server';
 import { testWebhookConfig } from '../helpers/webhook-tls.ts';
 
@@ -59,6 +62,43 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, tim
 
 const ADDER_LABEL = 'test.vault-courier.io/adder';
 
+interface KubectlRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * kubectl with the admin kubeconfig, the manifest on stdin. Asynchronous on purpose: the
+ * webhook answers the API server from this very process.
+ */
+function kubectl(cluster: DevCluster, args: readonly string[], input: unknown): Promise<KubectlRun> {
+  return new Promise((resolve) => {
+    const child = execFile(cluster.kubectl, ['--kubeconfig', cluster.kubeconfigPath, '--cache-dir', path.join(cluster.dir, 'kubectl-cache'), ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+    child.stdin?.end(JSON.stringify(input));
+  });
+}
+
+/** The "Warning: ..." lines kubectl printed. */
+function warningsOf(run: KubectlRun): string[] {
+  return run.stderr.split('\n').filter((line) => line.startsWith('Warning: ')).map((line) => line.slice('Warning: '.length));
+}
+
+function deployment(name: string, own: Record<string, string>, onTemplate: Record<string, string>, env: { name: string; value: string }[] = []) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, annotations: own },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name }, annotations: onTemplate }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1', env }] } },
+    },
+  };
+}
+
 /**
  * A second webhook that changes the pod after ours ran, so the API server reinvokes ours:
  * label `container` adds a container, `secret` adds a `vault-courier.io/secret-*` annotation.
@@ -97,6 +137,7 @@ describe('webhook on the real API server', { timeout: 300_000 }, () => {
     const caBundle = Buffer.from(cluster.caPem).toString('base64');
     const admission = cluster.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
     await admission.createMutatingWebhookConfiguration({ body: buildMutatingWebhookConfiguration({ caBundle, url: webhook.url, namespace: 'vault-courier' }) });
+    await admission.createValidatingWebhookConfiguration({ body: buildValidatingWebhookConfiguration({ caBundle, url: webhook.url, namespace: 'vault-courier' }) });
     const added = await startContainerAdder(serving);
     adder = added.server;
     // Named after ours: the API server calls configurations in name order, so this one
@@ -125,6 +166,10 @@ describe('webhook on the real API server', { timeout: 300_000 }, () => {
     await eventually('the webhook registration to take effect', async () => {
       const probe = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('probe', SECRET), dryRun: 'All' });
       return initNames(probe).includes(INIT_CONTAINER_NAME) ? true : undefined;
+    });
+    await eventually('the warn-only registration to take effect', async () => {
+      const probe = await kubectl(cluster, ['apply', '--dry-run=server', '-n', OPTED_IN, '-f', '-'], deployment('probe', SECRET, {}));
+      return warningsOf(probe).length > 0 ? true : undefined;
     });
   });
 
@@ -240,6 +285,71 @@ describe('webhook on the real API server', { timeout: 300_000 }, () => {
     assert.match(apiMessage(refused), new RegExp(`admission webhook "${WEBHOOK_NAME}" denied the request`));
     assert.match(apiMessage(refused), /vault-courier\.io\/secret-late was added after vault-courier injected this pod/);
     await assert.rejects(core.readNamespacedPod({ namespace: OPTED_IN, name: 'late-secret' }), (err) => err instanceof ApiException && err.code === 404);
+  });
+
+  describe('kubectl apply of a workload prints the warn-only webhook\'s warnings', () => {
+    const CANARY = 'CANARY-5e1f-never-in-a-warning';
+    const warned = async (): Promise<number> => {
+      const text = await (await fetch(`${webhook!.metricsUrl}/metrics`)).text();
+      return [...text.matchAll(/vault_courier_admission_reviews_total\{outcome="warned",reason="[^"]+"\} (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+
+    test('annotations on the Deployment itself: applied, with a warning naming them, on create and on update; its ReplicaSet is not reviewed', async (t) => {
+      const before = await warned();
+      const body = deployment('misplaced', { 'vault-courier.io/secret-db': CANARY }, {});
+      const created = await kubectl(cluster, ['apply', '-n', OPTED_IN, '-f', '-'], body);
+      t.diagnostic(created.stderr.trim());
+      assert.equal(created.code, 0, created.stderr);
+      assert.match(created.stdout, /deployment\.apps\/misplaced created/);
+      const expected = 'metadata.annotations: vault-courier annotation vault-courier.io/secret-db is on the Deployment itself, where vault-courier never looks; move it to spec.template.metadata.annotations';
+      assert.deepEqual(warningsOf(created), [expected]);
+      const updated = await kubectl(cluster, ['apply', '-n', OPTED_IN, '-f', '-'], { ...body, metadata: { ...body.metadata, labels: { tier: 'web' } } });
+      assert.match(updated.stdout, /deployment\.apps\/misplaced configured/);
+      assert.deepEqual(warningsOf(updated), [expected]);
+      assert.ok(!created.stderr.includes(CANARY) && !updated.stderr.includes(CANARY), 'an annotation value was echoed');
+      // The controller copies the Deployment's annotations onto the ReplicaSet it creates:
+      // the not-controlled match condition keeps that write from being reviewed.
+      const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
+      await eventually('the ReplicaSet', async () => ((await apps.listNamespacedReplicaSet({ namespace: OPTED_IN, labelSelector: 'app=misplaced' })).items.length > 0 ? true : undefined));
+      assert.equal((await warned()) - before, 2, 'only the two applies were warned');
+    });
+
+    test('an invalid pod template: applied, warned with the very message its pods are refused with, and no env value echoed', async () => {
+      const annotations = { 'vault-courier.io/secert-db': 'database/creds/shop' };
+      const run = await kubectl(cluster, ['apply', '-n', OPTED_IN, '-f', '-'], deployment('typo-template', {}, annotations, [{ name: 'DB_PASSWORD', value: CANARY }]));
+      assert.equal(run.code, 0, run.stderr);
+      const refused = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('typo-template-pod', annotations) }).then(
+        () => assert.fail('the pod was admitted'),
+        (err: unknown) => apiMessage(err),
+      );
+      const podMessage = refused.replace(`admission webhook "${WEBHOOK_NAME}" denied the request: `, '');
+      assert.notEqual(podMessage, refused, refused);
+      assert.deepEqual(warningsOf(run), [`spec.template: its pods will be refused: ${podMessage}`]);
+      assert.ok(!run.stdout.includes(CANARY) && !run.stderr.includes(CANARY), 'an env value was echoed');
+    });
+
+    test('a CronJob: its template under jobTemplate is checked', async () => {
+      const cronJob = {
+        apiVersion: 'batch/v1',
+        kind: 'CronJob',
+        metadata: { name: 'nightly' },
+        spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: { metadata: { annotations: { 'vault-courier.io/mount-path': 'relative', ...SECRET } }, spec: { restartPolicy: 'Never', containers: [{ name: 'job', image: 'registry.example/job:1' }] } } } } },
+      };
+      const run = await kubectl(cluster, ['apply', '-n', OPTED_IN, '-f', '-'], cronJob);
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(warningsOf(run).map((w) => w.replace(/: vault-courier: .*/, '')), ['spec.jobTemplate.spec.template: its pods will be refused']);
+      assert.match(warningsOf(run)[0] ?? '', /vault-courier\.io\/mount-path must be an absolute path/);
+    });
+
+    test('valid annotations on the template: no warning; an un-opted-in namespace: no warning', async () => {
+      const valid = await kubectl(cluster, ['apply', '-n', OPTED_IN, '-f', '-'], deployment('valid-template', {}, SECRET));
+      assert.equal(valid.code, 0, valid.stderr);
+      assert.deepEqual(warningsOf(valid), [], valid.stderr);
+      const plain = await kubectl(cluster, ['apply', '-n', PLAIN, '-f', '-'], deployment('misplaced-plain', SECRET, { 'vault-courier.io/secert-db': 'x/y' }));
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.match(plain.stdout, /deployment\.apps\/misplaced-plain created/);
+      assert.deepEqual(warningsOf(plain), [], plain.stderr);
+    });
   });
 
   test('webhook stopped: pods asking for secrets are refused with a clear message; other pods are still created', async (t) => {

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { loadAllYaml } from '@kubernetes/client-node';
-import { buildMutatingWebhookConfiguration, CONFIG_ENV, mutatePod, parseAnnotations, parseConfig, type InjectionConfig } from '@vault-courier/core';
+import { buildMutatingWebhookConfiguration, buildValidatingWebhookConfiguration, CONFIG_ENV, mutatePod, parseAnnotations, parseConfig, type InjectionConfig } from '@vault-courier/core';
 import { issueWebhookCertificates, OUTPUT_FILES } from '../../certs/issue.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -124,15 +124,17 @@ const tlsVolume = (manifests: readonly Manifest[]) => (one(manifests, 'Deploymen
 const caBundleOf = (manifests: readonly Manifest[]) => (one(manifests, 'MutatingWebhookConfiguration') as unknown as WebhookSpec).webhooks[0]?.clientConfig.caBundle;
 const kinds = (manifests: readonly Manifest[]) => manifests.map((m) => m.kind).sort();
 
-/** The MutatingWebhookConfiguration helm rendered is the one core builds for the same Service and CA. */
+/** The Mutating- and ValidatingWebhookConfiguration helm rendered are the ones core builds for the same Service and CA. */
 function assertCoreWebhooks(manifests: readonly Manifest[], caBundle: string | undefined): void {
-  const built = buildMutatingWebhookConfiguration({ caBundle: caBundle ?? '', namespace: NAMESPACE, service: { name: RELEASE, namespace: NAMESPACE } });
-  const expected = JSON.parse(JSON.stringify(built.webhooks)) as WebhookSpec['webhooks'];
-  if (caBundle === undefined) for (const webhook of expected) delete webhook.clientConfig.caBundle;
-  assert.deepEqual((one(manifests, 'MutatingWebhookConfiguration') as unknown as WebhookSpec).webhooks, expected);
+  const options = { caBundle: caBundle ?? '', namespace: NAMESPACE, service: { name: RELEASE, namespace: NAMESPACE } };
+  for (const [kind, built] of [['MutatingWebhookConfiguration', buildMutatingWebhookConfiguration(options)], ['ValidatingWebhookConfiguration', buildValidatingWebhookConfiguration(options)]] as const) {
+    const expected = JSON.parse(JSON.stringify(built.webhooks)) as WebhookSpec['webhooks'];
+    if (caBundle === undefined) for (const webhook of expected) delete webhook.clientConfig.caBundle;
+    assert.deepEqual((one(manifests, kind) as unknown as WebhookSpec).webhooks, expected, kind);
+  }
 }
 
-const COMMON_KINDS = ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'Service', 'ServiceAccount'];
+const COMMON_KINDS = ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration'];
 
 test('helm lint passes, bare and --strict with each certificate mode', { skip: missing }, async () => {
   const bare = await helm(['lint', CHART]);
@@ -181,8 +183,7 @@ test('default values: the Deployment environment is a configuration the webhook 
 test('cert-manager values: issuers and certificates, no Secret from the chart, the caBundle left to the cainjector', { skip: missing }, async () => {
   const manifests = await template([...VAULT, '--set', 'certificates.source=cert-manager']);
   assert.deepEqual(kinds(manifests), [...COMMON_KINDS, 'Certificate', 'Certificate', 'Issuer', 'Issuer'].sort());
-  const webhook = one(manifests, 'MutatingWebhookConfiguration');
-  assert.equal(webhook.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${NAMESPACE}/${RELEASE}`);
+  for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) assert.equal(one(manifests, kind).metadata.annotations?.['cert-manager.io/inject-ca-from'], `${NAMESPACE}/${RELEASE}`, kind);
   assert.equal(caBundleOf(manifests), undefined);
   assertCoreWebhooks(manifests, undefined);
   const serving = manifests.find((m) => m.kind === 'Certificate' && m.metadata.name === RELEASE) as Manifest & { spec: { secretName: string; dnsNames: string[] } };
@@ -200,7 +201,7 @@ test('secret values, as certs/issue.ts writes them: the chart mounts that Secret
   assert.equal(tlsVolume(manifests), 'webhook-serving');
   assert.equal(caBundleOf(manifests), (await readFile(path.join(out, OUTPUT_FILES.caBundle), 'utf8')).trim());
   assertCoreWebhooks(manifests, caBundleOf(manifests));
-  assert.equal(one(manifests, 'MutatingWebhookConfiguration').metadata.annotations, undefined, 'no cainjector annotation');
+  for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) assert.equal(one(manifests, kind).metadata.annotations, undefined, `no cainjector annotation on the ${kind}`);
 
   const defaultName = await template([...VAULT, '--set', 'certificates.source=secret', '--set', `certificates.caBundle=${caBundleOf(manifests)}`]);
   assert.equal(tlsVolume(defaultName), `${RELEASE}-tls`, 'secretName "" means <fullname>-tls, the default of npm run certs');

@@ -76,6 +76,8 @@ export interface DevClusterVault extends VaultAdmin {
 export interface DevCluster {
   readonly dir: string;
   readonly kubeconfigPath: string;
+  /** The kubectl of the cluster's Kubernetes version (use it with kubeconfigPath). */
+  readonly kubectl: string;
   /** Admin (system:masters) client configuration. */
   readonly kubeConfig: KubeConfig;
   readonly apiServerUrl: string;
@@ -182,6 +184,7 @@ async function startWithNode(options: DevClusterOptions, binaries: Binaries, tim
     return {
       dir: parts.dir,
       kubeconfigPath: parts.kubeconfigPath,
+      kubectl: binaries.kubectl,
       kubeConfig,
       apiServerUrl: parts.apiServerUrl,
       caPem: parts.ca.certPem,
@@ -289,6 +292,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     return {
       dir,
       kubeconfigPath,
+      kubectl: binaries.kubectl,
       kubeConfig,
       apiServerUrl: apiServer.url,
       caPem: ca.certPem,

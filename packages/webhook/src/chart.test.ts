@@ -12,6 +12,7 @@ import { loadYaml } from '@kubernetes/client-node';
 import { EVICT_RBAC_RULES } from './evict/rbac.ts';
 import {
   buildMutatingWebhookConfiguration,
+  buildValidatingWebhookConfiguration,
   checkAuthPath,
   checkRole,
   checkVaultNamespace,
@@ -81,11 +82,8 @@ test('the Deployment sets only variables parseConfig reads, and every required o
   }
 });
 
-test('the MutatingWebhookConfiguration template renders the document core builds', () => {
-  const template = read('templates/mutatingwebhookconfiguration.yaml');
-  const webhooks = template.slice(template.indexOf('webhooks:'));
-  // A minimal render of this section for release "vault-courier" in namespace
-  // "vault-courier" with generated certificates.
+/** A minimal render of a `webhooks:` section for release "vault-courier" in namespace "vault-courier" with generated certificates. */
+function renderWebhooks(webhooks: string): unknown[] {
   const rendered = webhooks
     .split('\n')
     .filter((line) => !line.trim().startsWith('{{-'))
@@ -97,9 +95,16 @@ test('the MutatingWebhookConfiguration template renders the document core builds
     .replaceAll('{{ .Values.webhook.failurePolicy }}', String(values.webhook?.failurePolicy))
     .replaceAll('{{ .Values.webhook.timeoutSeconds }}', String(values.webhook?.timeoutSeconds));
   assert.doesNotMatch(rendered, /\{\{/, 'an expression was left unrendered');
-  const fromChart = loadYaml<{ webhooks: unknown[] }>(rendered).webhooks;
-  const built = buildMutatingWebhookConfiguration({ caBundle: 'Q0E=', namespace: 'vault-courier', service: { name: 'vault-courier', namespace: 'vault-courier' } });
-  assert.deepEqual(fromChart, JSON.parse(JSON.stringify(built.webhooks)));
+  return loadYaml<{ webhooks: unknown[] }>(rendered).webhooks;
+}
+
+test('the webhook configurations template renders the documents core builds, mutating then warn-only', () => {
+  const template = read('templates/mutatingwebhookconfiguration.yaml');
+  const [mutating, validating] = template.slice(template.indexOf('webhooks:')).split('\n---\n');
+  const options = { caBundle: 'Q0E=', namespace: 'vault-courier', service: { name: 'vault-courier', namespace: 'vault-courier' } };
+  assert.deepEqual(renderWebhooks(mutating ?? ''), JSON.parse(JSON.stringify(buildMutatingWebhookConfiguration(options).webhooks)));
+  assert.match(validating ?? '', /^kind: ValidatingWebhookConfiguration$/m);
+  assert.deepEqual(renderWebhooks((validating ?? '').slice((validating ?? '').indexOf('webhooks:'))), JSON.parse(JSON.stringify(buildValidatingWebhookConfiguration(options).webhooks)));
 });
 
 test('the ClusterRole grants exactly the rules the eviction endpoint needs', () => {
