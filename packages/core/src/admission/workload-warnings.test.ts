@@ -63,6 +63,17 @@ const table: { name: string; kind: string; object: Record<string, unknown>; expe
       { kind: 'invalid', text: 'spec.template: its pods will be refused: vault-courier: invalid annotations: vault-courier.io/mount-path must be an absolute path (starting with "/"), e.g. "/vault/secrets"; got "relative"' },
     ],
   },
+  {
+    name: 'a template annotation that does not parse: the pod webhook\'s refusal, before any pod',
+    kind: 'Deployment',
+    object: deployment(undefined, { ...SECRET, 'vault-courier.io/template-db': '{{#user}}x' }),
+    expect: [
+      {
+        kind: 'invalid',
+        text: 'spec.template: its pods will be refused: vault-courier: invalid annotations: vault-courier.io/template-db is not a valid template (Unclosed section "user" at 10; positions count characters from 0): close every "{{" with "}}", or change the delimiters with {{=<% %>=}} if the text itself holds "{{"',
+      },
+    ],
+  },
   { name: 'opted out on the template: the pods are left alone, so is the workload', kind: 'DaemonSet', object: { kind: 'DaemonSet', spec: { template: template({ 'vault-courier.io/secert-db': 'x', 'vault-courier.io/inject': 'false' }) } }, expect: [] },
   { name: 'courier annotations but no secret: pods pass unchanged, no warning', kind: 'ReplicaSet', object: { kind: 'ReplicaSet', spec: { template: template({ 'vault-courier.io/rotate': 'false' }) } }, expect: [] },
   { name: 'a workload without a template: only its own metadata', kind: 'Deployment', object: { kind: 'Deployment', metadata: { annotations: SECRET } }, expect: [{ kind: 'misplaced', text: 'metadata.annotations: vault-courier annotation vault-courier.io/secret-db is on the Deployment itself, where vault-courier never looks; move it to spec.template.metadata.annotations' }] },
