@@ -1,7 +1,8 @@
 /**
  * The HTTP shells. `createApp` is the HTTPS port: POST /mutate, POST /warn (the warn-only
- * workload webhook), then the routes other parts add (POST /evict). `createMetricsApp` is the plain-HTTP port for Prometheus and
- * the kubelet's probes. Neither reads the environment or a file: main.ts and server.ts do.
+ * workload webhook), then the routes other parts add (POST /evict). `createMetricsApp` is
+ * the plain-HTTP port for Prometheus and the kubelet's probes. Neither reads the
+ * environment or a file: main.ts and server.ts do.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Registry } from 'prom-client';

@@ -3,6 +3,8 @@
  * (app.ts) parses the body, calls `reviewAdmission`, logs and counts what it returns.
  * Transport faults (not a review, not v1) are for the shell to answer with HTTP 400; a pod
  * we refuse is an HTTP 200 with `allowed: false` and the message the user will read.
+ * `reviewWorkload` answers the warn-only registration (POST /warn): always allowed, with
+ * core's workload warnings fitted to the API server's limits.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import {
