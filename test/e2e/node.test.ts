@@ -51,9 +51,22 @@ after(async () => {
   await cluster?.stop();
 });
 
+const TEMPLATED = 'probe://{{user}}@vault-courier\n';
+/** What TEMPLATED renders to over probe/config; the app reports the file's size, never its content. */
+const RENDERED = 'probe://probe@vault-courier\n';
+
 function probePod(name: string, extra: Partial<V1Pod['spec']> = {}): V1Pod {
   return {
-    metadata: { name, annotations: { 'vault-courier.io/role': 'probe', 'vault-courier.io/secret-config': 'secret/data/probe/config' } },
+    metadata: {
+      name,
+      annotations: {
+        'vault-courier.io/role': 'probe',
+        'vault-courier.io/secret-config': 'secret/data/probe/config',
+        // The same secret through a template: the app reads the rendered file.
+        'vault-courier.io/secret-url': 'secret/data/probe/config',
+        'vault-courier.io/template-url': TEMPLATED,
+      },
+    },
     spec: {
       automountServiceAccountToken: false,
       terminationGracePeriodSeconds: 15,
@@ -64,7 +77,7 @@ function probePod(name: string, extra: Partial<V1Pod['spec']> = {}): V1Pod {
           image: PROJECT_IMAGES.demoApp,
           command: ['node', '/probe/probe-app.mjs'],
           env: [
-            { name: 'PROBE_SECRET_FILE', value: '/vault/secrets/config' },
+            { name: 'PROBE_SECRET_FILE', value: '/vault/secrets/url' },
             { name: 'PROBE_TERM_DELAY_MS', value: '1500' },
           ],
           volumeMounts: [{ name: 'probe', mountPath: '/probe', readOnly: true }],
@@ -115,7 +128,7 @@ test('the app runs as its own non-root uid on a read-only root and reads its sec
   assert.ok(fsGroup !== undefined && (start.groups as number[]).includes(fsGroup), `the app is in the fsGroup ${fsGroup}`);
   const secret = appEvent('secret') ?? {};
   assert.deepEqual({ mode: secret.mode, gid: secret.gid }, { mode: '440', gid: fsGroup });
-  assert.ok(Number(secret.bytes) > 0, 'the file has content');
+  assert.equal(Number(secret.bytes), Buffer.byteLength(RENDERED), 'the file holds the rendered template');
   const rootfs = appEvent('root-filesystem');
   assert.deepEqual(rootfs, { ...rootfs, writable: false, code: 'EROFS' });
 });
@@ -136,7 +149,8 @@ test('the kubelet starts the native sidecar after init exited and before the app
   const times = lifecycle(await waitReady('probe'));
   assert.equal(times.initExit, 0);
   assert.ok(times.initDone > 0 && times.initDone <= times.sidecarStart && times.sidecarStart <= times.appStart, JSON.stringify(times));
-  assert.ok(output.events('probe', INIT_CONTAINER_NAME).some((e) => e.msg === 'secret delivered'));
+  const delivered = output.events('probe', INIT_CONTAINER_NAME).filter((e) => e.msg === 'secret delivered');
+  assert.deepEqual(delivered.map((e) => `${String(e.secretName)}:${String(e.format)}`).sort(), ['config:json', 'url:template']);
 });
 
 test('kubectl logs works for every container, through the API server and the kubelet', async () => {

@@ -225,6 +225,12 @@ describe('webhook on the real API server', { timeout: 300_000 }, () => {
       (err: unknown) => err,
     );
     assert.match(apiMessage(query), /vault-courier\.io\/secret-db contains "\?".*write the plain path/);
+    const template = await core.createNamespacedPod({ namespace: OPTED_IN, body: pod('template', { ...SECRET, 'vault-courier.io/template-db': 'postgresql://{{username}}:{{password@db', 'vault-courier.io/namespace': 'team a' }) }).then(
+      () => assert.fail('the pod was admitted'),
+      (err: unknown) => err,
+    );
+    t.diagnostic(`template refused: ${apiMessage(template)}`);
+    assert.match(apiMessage(template), /vault-courier\.io\/namespace "team a" is not a Vault namespace path.*; vault-courier\.io\/template-db is not a valid template \(Unclosed tag at \d+;/);
     await assert.rejects(core.readNamespacedPod({ namespace: OPTED_IN, name: 'typo' }), (err) => err instanceof ApiException && err.code === 404);
   });
 
