@@ -70,7 +70,7 @@ const table: { name: string; kind: string; object: Record<string, unknown>; expe
     expect: [
       {
         kind: 'invalid',
-        text: 'spec.template: its pods will be refused: vault-courier: invalid annotations: vault-courier.io/template-db is not a valid template (Unclosed section "user" at 10; positions count characters from 0): close every "{{" with "}}", or change the delimiters with {{=<% %>=}} if the text itself holds "{{"',
+        text: 'spec.template: its pods will be refused: vault-courier: invalid annotations: vault-courier.io/template-db is not a valid template (Unclosed section "user" at 10; positions count characters from 0): sections are not supported: write {{field}} for each field',
       },
     ],
   },

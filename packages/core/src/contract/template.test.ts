@@ -25,7 +25,8 @@ for (const row of PARSED) {
 const REFUSED: ReadonlyArray<{ name: string; template: string; mentions: readonly string[] }> = [
   { name: 'empty', template: '  ', mentions: ['is empty', '{{username}}'] },
   { name: 'an unclosed tag', template: 'postgresql://{{username', mentions: ['is not a valid template', 'Unclosed tag at 23', '{{=<% %>=}}'] },
-  { name: 'an unclosed section', template: '{{#a}}x', mentions: ['Unclosed section "a"'] },
+  { name: 'an unclosed section', template: '{{#a}}x', mentions: ['Unclosed section "a"', 'sections are not supported'] },
+  { name: 'a section end without its start', template: '{{a}}{{/a}}', mentions: ['Unopened section "a"', 'sections are not supported'] },
   { name: 'a section', template: '{{#password}}{{password}}{{/password}}', mentions: ['a section ({{#password}} at character 0)', 'stops delivery instead of rendering empty'] },
   { name: 'an inverted section', template: 'x{{^ssl}}?sslmode=disable{{/ssl}}', mentions: ['an inverted section ({{^ssl}} at character 1)'] },
   { name: 'a partial', template: '{{> header}}{{a}}', mentions: ['a partial ({{>header}} at character 0)'] },

@@ -48,7 +48,8 @@ export function parseTemplate(template: string): ParsedTemplate {
     tokens = writer.parse(template) as Token[];
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    return { problem: `is not a valid template (${reason}; positions count characters from 0): close every "{{" with "}}", or change the delimiters with {{=<% %>=}} if the text itself holds "{{"` };
+    const fix = /section/.test(reason) ? 'sections are not supported: write {{field}} for each field' : 'close every "{{" with "}}", or change the delimiters with {{=<% %>=}} if the text itself holds "{{"';
+    return { problem: `is not a valid template (${reason}; positions count characters from 0): ${fix}` };
   }
   const parts: TemplatePart[] = [];
   const problems: string[] = [];
