@@ -24,3 +24,4 @@ export * from './rotation/rotation-policy.ts';
 export * from './contract/owner-kinds.ts';
 export * from './admission/workloads.ts';
 export * from './admission/workload-warnings.ts';
+export * from './rotation/rotation-condition.ts';

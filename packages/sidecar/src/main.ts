@@ -9,6 +9,7 @@ import { createLogger } from '@vault-courier/core/support/logger';
 import { parseManifest } from '@vault-courier/core/contract/manifest';
 import { MANIFEST_FILE, SIDECAR_CONTAINER_NAME, VAULT_TOKEN_FILE } from '@vault-courier/core/contract/names';
 import { parseSidecarConfig, rotationMode } from './config.ts';
+import { createDeadlineReporter } from './deadline-report.ts';
 import { createEndpointClient } from './endpoint.ts';
 import { createSidecar } from './sidecar.ts';
 import { createVaultToken } from './vault-token.ts';
@@ -21,15 +22,20 @@ async function main(): Promise<void> {
   log.level = config.logLevel;
   const [manifestText, vaultTokenText] = await Promise.all([readFile(join(config.stateDir, MANIFEST_FILE), 'utf8'), readFile(join(config.stateDir, VAULT_TOKEN_FILE), 'utf8')]);
   const manifest = parseManifest(manifestText);
+  const mode = rotationMode(config);
+  // Generous: the API server retries PDB status conflicts for a while before it answers 409.
+  const post = createEndpointClient({ baseUrl: config.serviceUrl, caPem: config.serviceCaPem, timeoutMs: 30_000 });
+  const readEvictJwt = async () => (await readFile(config.evictJwtPath, 'utf8')).trim();
+  const logger = log.child({ namespace: config.podNamespace, pod: config.podName, uid: config.podUid });
   const sidecar = createSidecar({
     manifest,
     pod: { uid: config.podUid, terminationGracePeriodSeconds: config.gracePeriodSeconds },
-    mode: rotationMode(config),
+    mode,
     vault: createVaultToken({ addr: config.vaultAddr, caPem: config.vaultCaPem, namespace: config.vaultNamespace, token: vaultTokenText.trim(), requestTimeoutMs: 5000 }),
-    // Generous: the API server retries PDB status conflicts for a while before it answers 409.
-    post: createEndpointClient({ baseUrl: config.serviceUrl, caPem: config.serviceCaPem, timeoutMs: 30_000 }),
-    readEvictJwt: async () => (await readFile(config.evictJwtPath, 'utf8')).trim(),
-    logger: log.child({ namespace: config.podNamespace, pod: config.podName, uid: config.podUid }),
+    post,
+    readEvictJwt,
+    reportDeadline: createDeadlineReporter({ post, readJwt: readEvictJwt, mode: mode.mode, logger }),
+    logger,
   });
 
   // A native sidecar (restartPolicy: Always) runs until the kubelet's SIGTERM, even with

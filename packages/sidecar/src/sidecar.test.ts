@@ -95,6 +95,8 @@ function harness(options: {
   revoke?: () => Promise<void>;
   mode?: SidecarDeps['mode'];
   lookup?: TokenInfo;
+  /** When given, the deadline reports (POST /deadline) land here instead of going nowhere. */
+  reports?: { deadline: number | undefined; earliest: number | undefined; at: number }[];
 }): Harness {
   const clock = manualClock(T0);
   const chunks: string[] = [];
@@ -136,6 +138,9 @@ function harness(options: {
       return a;
     },
     readEvictJwt: async () => JWT_CANARY,
+    ...(options.reports === undefined
+      ? {}
+      : { reportDeadline: async (result, earliest) => void options.reports?.push({ deadline: result.kind === 'at' ? result.atMs : undefined, earliest: earliest?.atMs, at: clock.now() }) }),
     logger,
     clock: {
       ...clock,
@@ -365,4 +370,27 @@ test('a deadline months away is reached through capped sleeps', async () => {
   await h.clock.advanceTo(at);
   assert.equal(h.posts.length, 1, 'evicted at the deadline');
   assert.ok(h.delays.every((ms) => ms <= SLEEP_CAP_MS), `a sleep of ${Math.max(...h.delays)} ms`);
+});
+
+test('reports its deadline at start and on every wake-up (the reporter sends only changes), before acting; never after the eviction was accepted', async () => {
+  const calls: { deadline: number | undefined; earliest: number | undefined; at: number }[] = [];
+  // The token reaches its max TTL at the first renewal: it becomes the earliest lease and the deadline moves in.
+  const h = harness({ manifest: manifest([secret('db', 7200)]), renew: () => ({ ttlSeconds: 100, renewable: false }), reports: calls });
+  const distinct = () => calls.filter((c, i) => i === 0 || c.deadline !== calls[i - 1]?.deadline || c.earliest !== calls[i - 1]?.earliest);
+  await h.sidecar.start();
+  const reports = distinct();
+  assert.equal(reports.length, 1);
+  assert.equal(reports[0]?.at, T0);
+  assert.equal(reports[0]?.earliest, T0 + 7_200_000);
+  assert.equal(reports[0]?.deadline, deadlineOf(h));
+  await h.clock.advance(3_600_000);
+  assert.equal(h.posts.filter((p) => p.path === '/evict').length, 1, 'evicted once the token became final');
+  const afterEviction = calls.length;
+  const moved = distinct();
+  assert.equal(moved.length, 2, `reports: ${JSON.stringify(moved)}`);
+  assert.equal(moved[1]?.earliest, T0 + 2_400_000 + 100_000, 'the token now expires first');
+  assert.ok((moved[1]?.at ?? Infinity) <= (h.posts[0]?.at ?? 0), 'reported before the eviction was asked for');
+  await h.clock.advance(600_000);
+  assert.equal(calls.length, afterEviction, 'no report once the eviction was accepted');
+  await h.sidecar.shutdown();
 });

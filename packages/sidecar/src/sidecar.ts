@@ -3,7 +3,8 @@
  * - keeps the Vault token alive: renew-self at two thirds of its TTL while Vault extends
  *   it; when Vault caps it (max TTL) the token becomes a lease like any other; while
  *   renewal fails, the token's current expiry is a hard limit (core's deadline());
- * - recomputes the deadline after every renewal and acts at it: POST /evict, or, for pods
+ * - recomputes the deadline after every renewal, reports it (POST /deadline, for the pod's
+ *   status condition) whenever it changes, and acts at it: POST /evict, or, for pods
  *   nothing would recreate, POST /expiry-warning once. It acts only on an answer whose
  *   Status reason is one of core's EVICTION_ANSWERS (sidecarStep): Evicted → wait for
  *   SIGTERM; PodGone → revoke the token and idle until SIGTERM (exiting would only make the
@@ -16,12 +17,13 @@
  * Time, timers, Vault and the endpoint are passed in: tests drive it with a manual clock.
  */
 import { backoffDelay, type BackoffOptions } from '@vault-courier/core/support/backoff';
-import { deadline, describeLease, type DeadlineOptions, type DeadlineResult, type TokenStatus } from '@vault-courier/core/rotation/deadline';
+import { deadline, describeLease, earliestExpiry, type DeadlineOptions, type DeadlineResult, type TokenStatus } from '@vault-courier/core/rotation/deadline';
 import type { Logger } from '@vault-courier/core/support/logger';
 import type { LeaseManifest } from '@vault-courier/core/contract/manifest';
 import { EVICT_AUDIENCE } from '@vault-courier/core/contract/names';
 import { sidecarStep, type EvictionReason, type SidecarStep } from '@vault-courier/core/rotation/eviction-answers';
 import type { RotationMode } from './config.ts';
+import type { ReportDeadline } from './deadline-report.ts';
 import type { EndpointAnswer, PostEndpoint } from './endpoint.ts';
 import type { VaultToken } from './vault-token.ts';
 
@@ -62,6 +64,8 @@ export interface SidecarDeps {
   readonly post: PostEndpoint;
   /** Read on every call: the kubelet rotates the projected token file. */
   readonly readEvictJwt: () => Promise<string>;
+  /** Tells the webhook the deadline, for the pod's status condition (deadline-report.ts). */
+  readonly reportDeadline?: ReportDeadline;
   readonly logger: Logger;
   readonly clock?: Clock;
   readonly random?: () => number;
@@ -285,10 +289,17 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     else retryFor(step, 'expiry-warning', fields);
   }
 
+  /** Only while the sidecar still waits or retries: an accepted eviction's condition stays. */
+  async function report(): Promise<void> {
+    if (result === undefined || deps.reportDeadline === undefined || (action.phase !== 'waiting' && action.phase !== 'retrying')) return;
+    await deps.reportDeadline(result, earliestExpiry(deps.manifest, tokenStatus()));
+  }
+
   async function tick(): Promise<void> {
     if (renewDue(clock.now())) await renew();
     if (stopped) return;
     recompute(clock.now());
+    await report();
     if (result?.kind === 'at' && clock.now() >= actionAtMs()) {
       if (deps.mode.mode === 'evict') await evict(result);
       else await warn(result, deps.mode.why);
@@ -337,6 +348,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
         }
       }
       recompute(clock.now());
+      await report();
       schedule();
     },
     async shutdown() {

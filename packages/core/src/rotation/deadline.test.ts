@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deadline, uidFraction, JITTER_FRACTION, type DeadlineOptions, type DeadlinePod } from './deadline.ts';
+import { deadline, describeLease, earliestExpiry, uidFraction, JITTER_FRACTION, type DeadlineOptions, type DeadlinePod } from './deadline.ts';
 import { MANIFEST_VERSION, type LeaseManifest, type SecretLease } from '../contract/manifest.ts';
 
 const T0 = Date.UTC(2026, 10, 24, 12, 0, 0);
@@ -176,3 +176,19 @@ test('uidFraction is in [0, 1) and differs between uids', () => {
   }
   assert.notEqual(uidFraction('a'), uidFraction('b'));
 });
+
+const earliestRows: { name: string; manifest: LeaseManifest; token?: Parameters<typeof earliestExpiry>[1]; want: { atMs: number; lease: string } | undefined }[] = [
+  { name: 'KV only, token kept renewed: nothing expires', manifest: manifest([secret('kv', 0)]), want: undefined },
+  { name: 'the shortest lease, not the first listed', manifest: manifest([secret('long', 600), secret('short', 60, T0 + 1000)]), want: { atMs: T0 + 61_000, lease: 'secret short (database/creds/short)' } },
+  // A long lease issued long ago can expire before a short fresh one: expiry, not TTL, decides.
+  { name: 'an older lease with a longer TTL that expires first', manifest: manifest([secret('fresh', 60, T0 + 50_000), secret('old', 100)]), want: { atMs: T0 + 100_000, lease: 'secret old (database/creds/old)' } },
+  { name: 'a token Vault no longer extends counts', manifest: manifest([secret('db', 600)], { ttlSeconds: 120, renewable: false }), want: { atMs: T0 + 120_000, lease: 'the Vault token' } },
+  { name: 'an unconfirmed token counts at its current expiry', manifest: manifest([secret('db', 600)]), token: { state: 'unconfirmed', issuedAtMs: T0, expiresAtMs: T0 + 90_000 }, want: { atMs: T0 + 90_000, lease: 'the Vault token' } },
+];
+
+for (const row of earliestRows) {
+  test(`earliestExpiry: ${row.name}`, () => {
+    const got = earliestExpiry(row.manifest, row.token);
+    assert.deepEqual(got === undefined ? undefined : { atMs: got.atMs, lease: describeLease(got.lease) }, row.want);
+  });
+}

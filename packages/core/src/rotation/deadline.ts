@@ -131,6 +131,15 @@ export function uidFraction(uid: string): number {
   return (hash >>> 0) / 0x1_0000_0000;
 }
 
+/**
+ * The earliest expiry over the pod's leases, whichever decides the deadline: what
+ * `vault-courier status` shows as EARLIEST-EXPIRY. Undefined when nothing expires.
+ */
+export function earliestExpiry(manifest: LeaseManifest, token: TokenStatus = tokenStatusFromManifest(manifest)): { readonly atMs: number; readonly lease: LeaseRef } | undefined {
+  const first = leasesOf(manifest, token).reduce<Lease | undefined>((best, l) => (best === undefined || l.expiresAtMs < best.expiresAtMs ? l : best), undefined);
+  return first === undefined ? undefined : { atMs: first.expiresAtMs, lease: first.ref };
+}
+
 export function describeLease(ref: LeaseRef): string {
   return ref.kind === 'token' ? 'the Vault token' : `secret ${ref.name} (${ref.path})`;
 }

@@ -1,5 +1,5 @@
 /**
- * The answers of `POST /evict` and `POST /expiry-warning`, defined once for both sides of
+ * The answers of `POST /evict`, `POST /expiry-warning` and `POST /deadline`, defined once for both sides of
  * the contract: the webhook sends exactly these (code + Status `reason`), and the sidecar
  * acts only on a reason it finds here. An HTTP code alone never decides anything: any
  * server answers 404 (a wrong VAULT_COURIER_SERVICE_URL), and the API server's 409 means
@@ -15,6 +15,8 @@ export type SidecarAction =
   | 'accepted'
   /** The expiry warning was recorded: nothing left to do but wait. */
   | 'warned'
+  /** The deadline report (POST /deadline) is on the pod's status condition. */
+  | 'recorded'
   /** The pod the token is bound to no longer exists: revoke the Vault token, idle until SIGTERM. */
   | 'gone'
   /** Retry with capped backoff; the condition is expected to clear (PDB, Vault, API server). */
@@ -38,6 +40,8 @@ export const EVICTION_ANSWERS = {
   Evicted: { code: 201, action: 'accepted' },
   /** 201: the CredentialsExpiring Event was recorded (/expiry-warning). */
   Warned: { code: 201, action: 'warned' },
+  /** 200: the deadline is on the pod's vault-courier.io/Rotation condition (/deadline). */
+  Recorded: { code: 200, action: 'recorded' },
   /** 410: no pod with the token's name and uid exists (deleted, or a namesake took the name). */
   PodGone: { code: 410, action: 'gone' },
   /** 429: a PodDisruptionBudget allows no disruption now; the message names it. */
@@ -58,6 +62,8 @@ export const EVICTION_ANSWERS = {
   NotInjected: { code: 403, action: 'refused' },
   /** 502: the API server refused the eviction otherwise (e.g. missing RBAC). */
   EvictionRefused: { code: 502, action: 'refused' },
+  /** 502: the API server refused the pods/status patch of /deadline (e.g. missing RBAC). */
+  StatusRefused: { code: 502, action: 'refused' },
   /** 400: a malformed request body. */
   BadRequest: { code: 400, action: 'refused' },
 } as const satisfies Record<string, EvictionAnswerSpec>;

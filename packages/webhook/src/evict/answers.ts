@@ -3,7 +3,7 @@
  * what the API server said and what the pod looks like, so each answer the sidecar gets
  * means one thing. The I/O that gathers these facts is cluster.ts; the router sends.
  */
-import { ANNOTATIONS, EVICTION_ANSWERS, SIDECAR_CONTAINER_NAME, STATUS_INJECTED, type EvictionReason } from '@vault-courier/core';
+import { ANNOTATIONS, EVICTION_ANSWERS, SIDECAR_CONTAINER_NAME, STATUS_INJECTED, type EvictionReason, type RotationState } from '@vault-courier/core';
 
 /** What the webhook read of the token's pod: only what its decisions need. */
 export interface PodFacts {
@@ -11,6 +11,8 @@ export interface PodFacts {
   readonly annotations: Readonly<Record<string, string>>;
   /** Names of the init containers and containers. */
   readonly containerNames: readonly string[];
+  /** Its vault-courier.io/Rotation condition, when it has a readable one: /evict keeps its deadline. */
+  readonly rotation?: RotationState;
 }
 
 export type PodStanding = 'present' | 'gone' | 'not-injected';
@@ -31,6 +33,7 @@ export function podStanding(found: PodFacts | undefined, uid: string): PodStandi
 export const OUTCOMES = {
   Evicted: 'requested',
   Warned: 'warned',
+  Recorded: 'recorded',
   PodGone: 'gone',
   DisruptionBudget: 'blocked',
   RateLimited: 'rate_limited',
@@ -41,6 +44,7 @@ export const OUTCOMES = {
   NotBoundToPod: 'forbidden',
   NotInjected: 'not_injected',
   EvictionRefused: 'error',
+  StatusRefused: 'status_error',
   BadRequest: 'bad_request',
 } as const satisfies Record<EvictionReason, string>;
 

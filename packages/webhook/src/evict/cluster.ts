@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { hostname } from 'node:os';
-import { ApiException, CoreV1Api, WellKnownApi, type CoreV1Event, type KubeConfig, type V1Eviction, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, WellKnownApi, type CoreV1Event, type KubeConfig, type V1Eviction, type V1Pod } from '@kubernetes/client-node';
 import type { FetchImplementation } from 'jose';
-import { CourierError, type PodIdentity } from '@vault-courier/core';
+import { CourierError, parseRotationCondition, ROTATION_CONDITION_TYPE, type PodIdentity, type RotationCondition } from '@vault-courier/core';
 import type { PodFacts } from './answers.ts';
 
 /** The Eviction API's own answer: 201 accepted, 429 a budget blocks, 404, 409 (ambiguous), … */
@@ -32,6 +32,11 @@ export interface EvictionCluster {
   recordEvent(pod: PodIdentity, event: PodEvent): Promise<void>;
   /** The pod with the token's name as the API server has it now; undefined when there is none. */
   readPod(pod: PodIdentity): Promise<PodFacts | undefined>;
+  /**
+   * Sets the pod's vault-courier.io/Rotation condition through `pods/status` (the only
+   * right it needs: `patch pods` could change images). Answers the API server's code.
+   */
+  writeRotationCondition(pod: PodIdentity, condition: RotationCondition): Promise<{ readonly status: number; readonly message: string }>;
   fetchIssuer(): Promise<string>;
 }
 
@@ -57,7 +62,8 @@ function asJson(value: unknown): unknown {
 
 export function podFacts(pod: V1Pod): PodFacts {
   const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
-  return { uid: pod.metadata?.uid ?? '', annotations: pod.metadata?.annotations ?? {}, containerNames: names };
+  const rotation = parseRotationCondition(pod.status?.conditions?.find((c) => c.type === ROTATION_CONDITION_TYPE));
+  return { uid: pod.metadata?.uid ?? '', annotations: pod.metadata?.annotations ?? {}, containerNames: names, ...(rotation !== undefined && 'state' in rotation ? { rotation: rotation.state } : {}) };
 }
 
 /** The JWKS URL of the cluster the KubeConfig talks to: the API server serves it. */
@@ -174,6 +180,19 @@ export function createEvictionCluster(kc: KubeConfig): EvictionCluster {
       } catch (err) {
         if (err instanceof ApiException && err.code === 404) return undefined;
         throw err;
+      }
+    },
+
+    async writeRotationCondition(pod, condition) {
+      // A strategic merge patch merges conditions by type: the kubelet's own stay as they
+      // are. The uid in the patch makes it fail (uid is immutable) on a successor pod.
+      const body = { metadata: { uid: pod.uid }, status: { conditions: [condition] } };
+      try {
+        await core.patchNamespacedPodStatus({ name: pod.name, namespace: pod.namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+        return { status: 200, message: 'condition written' };
+      } catch (err) {
+        if (!(err instanceof ApiException)) throw err;
+        return { status: err.code, message: parseStatus(err.body).message ?? `the API server answered ${err.code}` };
       }
     },
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import express from 'express';
 import { Registry } from 'prom-client';
-import { createLogger, type PodIdentity } from '@vault-courier/core';
+import { createLogger, type PodIdentity, type RotationCondition } from '@vault-courier/core';
 import { createEvictRouter, type EvictRouterDeps } from './router.ts';
 import type { EvictionAnswer, PodEvent } from './cluster.ts';
 import type { PodFacts } from './answers.ts';
@@ -35,6 +35,9 @@ interface FaultInjector {
   reads: number;
   evictions: PodIdentity[];
   events: PodEvent[];
+  /** The conditions the router wrote through pods/status, and the API server's answer to each. */
+  conditions: RotationCondition[];
+  statusAnswer: { status: number; message: string } | Error;
   now: number;
 }
 
@@ -53,6 +56,11 @@ async function serve(world: FaultInjector, over: Partial<EvictRouterDeps> = {}) 
         return world.answer;
       },
       recordEvent: async (_pod, event) => void world.events.push(event),
+      writeRotationCondition: async (_pod, condition) => {
+        world.conditions.push(condition);
+        if (world.statusAnswer instanceof Error) throw world.statusAnswer;
+        return world.statusAnswer;
+      },
       readPod: async () => {
         const found = world.reads++ > 0 && 'podAfter' in world ? world.podAfter : world.pod;
         if (found instanceof Error) throw found;
@@ -74,7 +82,7 @@ async function serve(world: FaultInjector, over: Partial<EvictRouterDeps> = {}) 
 }
 
 function faultInjector(over: Partial<FaultInjector> = {}): FaultInjector {
-  return { verify: { ok: true, pod: POD }, vaultOk: true, answer: { status: 201, message: 'accepted', causes: [] }, pod: INJECTED, reads: 0, evictions: [], events: [], now: 0, ...over };
+  return { verify: { ok: true, pod: POD }, vaultOk: true, answer: { status: 201, message: 'accepted', causes: [] }, pod: INJECTED, reads: 0, evictions: [], events: [], conditions: [], statusAnswer: { status: 200, message: 'ok' }, now: 0, ...over };
 }
 
 const rows: { name: string; world: Partial<FaultInjector>; jwt?: string | null; status: number; reason: string; evicted: boolean; event?: RegExp; outcome: string }[] = [
@@ -195,4 +203,83 @@ test('two routers on one registry share the counter (createApp may be called aga
   await a.close();
   await b.close();
   assert.ok(registry.getSingleMetric('vault_courier_eviction_requests_total'));
+});
+
+const DEADLINE = '2026-11-24T12:00:20.000Z';
+const EXPIRY = '2026-11-24T12:00:30.000Z';
+const REPORTED = { reason: 'Scheduled', deadline: DEADLINE, earliestExpiry: EXPIRY, lease: 'secret db (database/creds/db)', blockedBy: [] } as const;
+
+const deadlineRows: { name: string; world: Partial<FaultInjector>; body: unknown; status: number; reason: string; condition?: { status: string; reason: string; message: string }; event?: RegExp; outcome: string }[] = [
+  {
+    name: 'evict mode: 200 Recorded, a Scheduled condition with the parseable message',
+    world: {},
+    body: { deadline: DEADLINE, earliestExpiry: EXPIRY, lease: 'secret db (database/creds/db)', mode: 'evict' },
+    status: 200,
+    reason: 'Recorded',
+    condition: { status: 'True', reason: 'Scheduled', message: `deadline=${DEADLINE}; earliestExpiry=${EXPIRY}; lease=secret db (database/creds/db)` },
+    outcome: 'recorded',
+  },
+  { name: 'warn mode: NotRotated', world: {}, body: { deadline: DEADLINE, earliestExpiry: EXPIRY, mode: 'warn' }, status: 200, reason: 'Recorded', condition: { status: 'True', reason: 'NotRotated', message: `deadline=${DEADLINE}; earliestExpiry=${EXPIRY}` }, outcome: 'recorded' },
+  { name: 'nothing expires: NoDeadline', world: {}, body: { deadline: null, earliestExpiry: null, mode: 'evict' }, status: 200, reason: 'Recorded', condition: { status: 'True', reason: 'NoDeadline', message: 'deadline=none' }, outcome: 'recorded' },
+  { name: 'a malformed body: 400 naming the field, a Warning Event, nothing written', world: {}, body: { deadline: 'soon', earliestExpiry: null, mode: 'evict' }, status: 400, reason: 'BadRequest', event: /^DeadlineReportInvalid Warning .*body\.deadline must be an ISO 8601/, outcome: 'bad_request' },
+  { name: 'RBAC lacks pods/status patch: 502 StatusRefused and a RotationStatusFailed Event', world: { statusAnswer: { status: 403, message: 'pods "api-1" is forbidden' } }, body: { deadline: DEADLINE, earliestExpiry: EXPIRY, mode: 'evict' }, status: 502, reason: 'StatusRefused', condition: { status: 'True', reason: 'Scheduled', message: `deadline=${DEADLINE}; earliestExpiry=${EXPIRY}` }, event: /^RotationStatusFailed Warning .*answered 403.*pods\/status patch/, outcome: 'status_error' },
+  { name: 'the pod went away before the patch: 410 PodGone', world: { statusAnswer: { status: 404, message: 'not found' } }, body: { deadline: DEADLINE, earliestExpiry: EXPIRY, mode: 'evict' }, status: 410, reason: 'PodGone', condition: { status: 'True', reason: 'Scheduled', message: `deadline=${DEADLINE}; earliestExpiry=${EXPIRY}` }, outcome: 'gone' },
+  { name: 'the API server does not answer: 503', world: { statusAnswer: new Error('ECONNRESET') }, body: { deadline: DEADLINE, earliestExpiry: EXPIRY, mode: 'evict' }, status: 503, reason: 'ClusterUnavailable', condition: { status: 'True', reason: 'Scheduled', message: `deadline=${DEADLINE}; earliestExpiry=${EXPIRY}` }, outcome: 'unavailable' },
+  { name: 'not injected: 403, nothing written', world: { pod: PLAIN }, body: { deadline: DEADLINE, earliestExpiry: EXPIRY, mode: 'evict' }, status: 403, reason: 'NotInjected', event: /^EvictionNotAllowed Warning .*record the rotation deadline of it/, outcome: 'not_injected' },
+];
+
+for (const row of deadlineRows) {
+  test(`POST /deadline: ${row.name}`, async () => {
+    const w = faultInjector(row.world);
+    const s = await serve(w);
+    try {
+      const res = await s.post('/deadline', JWT, row.body);
+      assert.equal(res.status, row.status, res.body.message);
+      assert.equal(res.body.reason, row.reason);
+      assert.equal(w.evictions.length, 0);
+      assert.deepEqual(w.conditions.map(({ status, reason, message }) => ({ status, reason, message })), row.condition ? [row.condition] : []);
+      assert.deepEqual(w.conditions.map((c) => c.type), row.condition ? ['vault-courier.io/Rotation'] : []);
+      if (row.event) assert.match(`${w.events[0]?.reason} ${w.events[0]?.type} ${w.events[0]?.message}`, row.event);
+      else assert.equal(w.events.length, 0);
+      assert.match(await s.registry.getSingleMetricAsString('vault_courier_eviction_requests_total'), new RegExp(`endpoint="deadline",outcome="${row.outcome}"} 1`));
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+const afterEvictRows: { name: string; world: Partial<FaultInjector>; condition: { status: string; reason: string; message: string } | undefined }[] = [
+  { name: 'accepted: Evicting, the reported deadline kept', world: { pod: { ...INJECTED, rotation: REPORTED } }, condition: { status: 'True', reason: 'Evicting', message: `deadline=${DEADLINE}; earliestExpiry=${EXPIRY}; lease=secret db (database/creds/db)` } },
+  {
+    name: "a PDB blocks: EvictionBlocked (False) naming the budget from the API server's cause",
+    world: { pod: { ...INJECTED, rotation: REPORTED }, answer: { status: 429, message: 'Cannot evict pod', causes: [PDB_CAUSE] } },
+    condition: { status: 'False', reason: 'EvictionBlocked', message: `deadline=${DEADLINE}; earliestExpiry=${EXPIRY}; lease=secret db (database/creds/db); blockedBy=api-pdb` },
+  },
+  { name: 'a sidecar that never reported: the budget without an invented deadline', world: { answer: { status: 429, message: 'Cannot evict pod', causes: [PDB_CAUSE] } }, condition: { status: 'False', reason: 'EvictionBlocked', message: 'blockedBy=api-pdb' } },
+  { name: 'Vault down: the condition is left as it was', world: { pod: { ...INJECTED, rotation: REPORTED }, vaultOk: false }, condition: undefined },
+];
+
+for (const row of afterEvictRows) {
+  test(`POST /evict updates the rotation condition: ${row.name}`, async () => {
+    const w = faultInjector(row.world);
+    const s = await serve(w);
+    try {
+      await s.post('/evict', JWT);
+      assert.deepEqual(w.conditions.map(({ status, reason, message }) => ({ status, reason, message })), row.condition ? [row.condition] : []);
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+test('POST /evict: a condition the API server refuses does not change the answer', async () => {
+  const w = faultInjector({ statusAnswer: { status: 403, message: 'forbidden' } });
+  const s = await serve(w);
+  try {
+    const res = await s.post('/evict', JWT);
+    assert.equal(res.status, 201);
+    assert.match(s.logs(), /could not update the pod's rotation condition/);
+  } finally {
+    await s.close();
+  }
 });

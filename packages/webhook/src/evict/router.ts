@@ -1,17 +1,20 @@
 /**
- * `POST /evict` and `POST /expiry-warning`: the sidecar's only way to act on its own pod.
+ * `POST /evict`, `POST /expiry-warning` and `POST /deadline`: the sidecar's only way to act
+ * on its own pod.
  * The pod's service account holds no rights; the sidecar presents a projected token
  * (audience `vault-courier`) and the webhook acts, with its own rights, on exactly the pod
  * that token is bound to, and only when that pod is an injected one. Every answer is a
  * v1 Status whose `reason` is one of core's EVICTION_ANSWERS, so the sidecar never has to
  * guess what a code means (a 409 from the API server is resolved here, by reading the pod).
- * Contract: docs/eviction-endpoint.md.
+ * /deadline and the answers of /evict keep the pod's vault-courier.io/Rotation condition
+ * (core's rotation-condition.ts), which `vault-courier status` reads.
+ * Contract: docs/eviction-endpoint.md, docs/contract.md ("Rotation status").
  */
 import express, { type Request, type Response, type Router } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { EVICTION_ANSWERS, type EvictionReason, type InjectionConfig, type Logger, type PodIdentity } from '@vault-courier/core';
-import { blockedMessage, evictionVerdict, OUTCOMES, podStanding, type Outcome, type PodStanding } from './answers.ts';
+import { afterEviction, EVICTION_ANSWERS, parseDeadlineReport, rotationCondition, type EvictionReason, type InjectionConfig, type Logger, type PodIdentity, type RotationState } from '@vault-courier/core';
+import { blockedMessage, budgetNames, evictionVerdict, OUTCOMES, podStanding, type Outcome, type PodFacts, type PodStanding } from './answers.ts';
 import { createEvictionCluster, jwksUrl, kubeFetch, type EvictionCluster } from './cluster.ts';
 import { createRateLimiter, type TokenBucketOptions } from './rate-limit.ts';
 import { createClusterKeySet, createTokenVerifier, type TokenVerifier } from './token-verifier.ts';
@@ -19,6 +22,7 @@ import { createVaultHealthCheck, type VaultHealthCheck } from './vault-health.ts
 
 export const EVICT_PATH = '/evict';
 export const EXPIRY_WARNING_PATH = '/expiry-warning';
+export const DEADLINE_PATH = '/deadline';
 
 export const EVENT_REASONS = {
   requested: 'EvictionRequested',
@@ -30,6 +34,10 @@ export const EVENT_REASONS = {
   refused: 'EvictionFailed',
   /** A refusal the sidecar cannot fix by retrying: its /expiry-warning request was malformed. */
   invalid: 'ExpiryWarningInvalid',
+  /** A refusal the sidecar cannot fix by retrying: its /deadline request was malformed. */
+  deadlineInvalid: 'DeadlineReportInvalid',
+  /** A refusal the sidecar cannot fix by retrying: the API server refused the pods/status patch (e.g. RBAC). */
+  statusRefused: 'RotationStatusFailed',
 } as const;
 
 export const DEFAULT_RATE_LIMIT: TokenBucketOptions = { capacity: 5, refillPerSecond: 0.2 };
@@ -39,7 +47,7 @@ export interface EvictRouterDeps {
   /** The webhook app's registry: the outcome counter is served on its /metrics. */
   readonly registry: Registry;
   readonly verifyToken: TokenVerifier;
-  readonly cluster: Pick<EvictionCluster, 'evict' | 'recordEvent' | 'readPod'>;
+  readonly cluster: Pick<EvictionCluster, 'evict' | 'recordEvent' | 'readPod' | 'writeRotationCondition'>;
   readonly vaultHealth: VaultHealthCheck;
   readonly now?: () => number;
   readonly rateLimit?: TokenBucketOptions;
@@ -90,6 +98,9 @@ function tokenReason(status: 401 | 403 | 503): EvictionReason {
   return status === 403 ? 'NotBoundToPod' : 'ClusterUnavailable';
 }
 
+/** What a token asked for, in the NotInjected Event. */
+const ASKED: Readonly<Record<string, string>> = { evict: 'evict', 'expiry-warning': 'warn about', deadline: 'record the rotation deadline of' };
+
 const NOT_INJECTED =
   'is not injected by vault-courier (no vault-courier.io/status: injected annotation, no vault-courier-sidecar container): only injected pods may use this endpoint';
 
@@ -98,7 +109,7 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
   const now = deps.now ?? Date.now;
   const limiter = createRateLimiter(deps.rateLimit ?? DEFAULT_RATE_LIMIT);
   const counter = outcomeCounter(deps.registry);
-  router.use([EVICT_PATH, EXPIRY_WARNING_PATH], express.json({ limit: '4kb', strict: true }));
+  router.use([EVICT_PATH, EXPIRY_WARNING_PATH, DEADLINE_PATH], express.json({ limit: '4kb', strict: true }));
 
   function send(res: Response, endpoint: string, reason: EvictionReason, message: string): void {
     counter.inc({ endpoint, outcome: OUTCOMES[reason] satisfies Outcome });
@@ -143,9 +154,10 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
   }
 
   /** The token's pod as it is now; undefined (after answering 503) when the API server did not say. */
-  async function standing(res: Response, endpoint: string, pod: PodIdentity, log: Logger): Promise<PodStanding | undefined> {
+  async function standing(res: Response, endpoint: string, pod: PodIdentity, log: Logger): Promise<{ standing: PodStanding; facts: PodFacts | undefined } | undefined> {
     try {
-      return podStanding(await deps.cluster.readPod(pod), pod.uid);
+      const facts = await deps.cluster.readPod(pod);
+      return { standing: podStanding(facts, pod.uid), facts };
     } catch (err) {
       log.error({ err }, 'could not read the pod the token is bound to');
       send(res, endpoint, 'ClusterUnavailable', 'the Kubernetes API server did not answer reading the pod; retry later');
@@ -153,22 +165,36 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     }
   }
 
-  /** Refuses pods that are gone or not injected; true when the request may go on. */
-  async function admitPod(res: Response, endpoint: string, pod: PodIdentity, log: Logger): Promise<boolean> {
-    const found = await standing(res, endpoint, pod, log);
-    if (found === undefined) return false;
+  /** Refuses pods that are gone or not injected; the pod as read when the request may go on. */
+  async function admitPod(res: Response, endpoint: string, pod: PodIdentity, log: Logger): Promise<PodFacts | undefined> {
+    const read = await standing(res, endpoint, pod, log);
+    if (read === undefined) return undefined;
+    const found = read.standing;
     if (found === 'gone') {
       log.info('the pod the token is bound to is gone');
       send(res, endpoint, 'PodGone', `pod ${pod.namespace}/${pod.name} with uid ${pod.uid} no longer exists`);
-      return false;
+      return undefined;
     }
     if (found === 'not-injected') {
       log.warn('refused: the pod is not injected by vault-courier');
-      await recordEvent(log, pod, 'Warning', EVENT_REASONS.notInjected, `A token of this pod asked vault-courier to ${endpoint === 'evict' ? 'evict' : 'warn about'} it, but the pod ${NOT_INJECTED}`);
+      await recordEvent(log, pod, 'Warning', EVENT_REASONS.notInjected, `A token of this pod asked vault-courier to ${ASKED[endpoint] ?? endpoint} it, but the pod ${NOT_INJECTED}`);
       send(res, endpoint, 'NotInjected', `pod ${pod.namespace}/${pod.name} ${NOT_INJECTED}`);
-      return false;
+      return undefined;
     }
-    return true;
+    return read.facts;
+  }
+
+  /**
+   * The condition after an /evict answer, best effort: the sidecar's retry does not wait
+   * on it, and the condition only informs (status, kubectl); a failure is logged.
+   */
+  async function markRotation(pod: PodIdentity, log: Logger, state: RotationState): Promise<void> {
+    try {
+      const written = await deps.cluster.writeRotationCondition(pod, rotationCondition(state, new Date(now())));
+      if (written.status !== 200) log.warn({ apiStatus: written.status, apiMessage: written.message, rotation: state.reason }, 'could not update the pod\'s rotation condition');
+    } catch (err) {
+      log.warn({ err, rotation: state.reason }, 'could not update the pod\'s rotation condition');
+    }
   }
 
   /** The pod after a 404 or 409, which alone decide nothing; undefined when it cannot be read. */
@@ -181,7 +207,7 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     }
   }
 
-  async function evictAndAnswer(req: Request, res: Response, pod: PodIdentity, log: Logger): Promise<void> {
+  async function evictAndAnswer(req: Request, res: Response, pod: PodIdentity, log: Logger, previous: RotationState | undefined): Promise<void> {
     const endpoint = 'evict';
     let result;
     try {
@@ -198,12 +224,14 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
       case 'Evicted':
         log.info({ why }, 'eviction requested');
         await recordEvent(log, pod, 'Normal', EVENT_REASONS.requested, `Evicting the pod so its replacement gets new Vault credentials${why ? `: ${why}` : ''}`);
+        await markRotation(pod, log, afterEviction(previous, { reason: 'evicting' }));
         send(res, endpoint, reason, result.message);
         return;
       case 'DisruptionBudget': {
         const message = blockedMessage(result.message, result.causes);
         log.info({ apiMessage: result.message }, 'eviction blocked by a PodDisruptionBudget');
         await recordEvent(log, pod, 'Warning', EVENT_REASONS.blocked, message);
+        await markRotation(pod, log, afterEviction(previous, { reason: 'evictionBlocked', blockedBy: budgetNames(result.causes) }));
         send(res, endpoint, reason, message);
         return;
       }
@@ -225,7 +253,8 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     const auth = await authorize(req, res, endpoint);
     if (auth === undefined) return;
     const { pod, log } = auth;
-    if (!(await admitPod(res, endpoint, pod, log))) return;
+    const facts = await admitPod(res, endpoint, pod, log);
+    if (facts === undefined) return;
 
     const health = await deps.vaultHealth();
     if (!health.ok) {
@@ -233,7 +262,7 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
       send(res, endpoint, 'VaultUnavailable', `${health.reason}: not evicting, the replacement pod could not get credentials; retry later`);
       return;
     }
-    await evictAndAnswer(req, res, pod, log);
+    await evictAndAnswer(req, res, pod, log, facts.rotation);
   });
 
   router.post(EXPIRY_WARNING_PATH, async (req, res) => {
@@ -241,7 +270,7 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     const auth = await authorize(req, res, endpoint);
     if (auth === undefined) return;
     const { pod, log } = auth;
-    if (!(await admitPod(res, endpoint, pod, log))) return;
+    if ((await admitPod(res, endpoint, pod, log)) === undefined) return;
     const body = (req.body ?? {}) as { expiresAt?: unknown; lease?: unknown; why?: unknown };
     const expiresAt = typeof body.expiresAt === 'string' ? new Date(body.expiresAt) : undefined;
     if (expiresAt === undefined || Number.isNaN(expiresAt.getTime())) {
@@ -258,6 +287,42 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     log.info({ expiresAt: expiresAt.toISOString() }, 'credentials expiring on a pod that is not rotated');
     await recordEvent(log, pod, 'Warning', EVENT_REASONS.expiring, message);
     send(res, endpoint, 'Warned', 'warning recorded');
+  });
+
+  router.post(DEADLINE_PATH, async (req, res) => {
+    const endpoint = 'deadline';
+    const auth = await authorize(req, res, endpoint);
+    if (auth === undefined) return;
+    const { pod, log } = auth;
+    if ((await admitPod(res, endpoint, pod, log)) === undefined) return;
+    const report = parseDeadlineReport(req.body ?? {});
+    if ('problems' in report) {
+      // Like /expiry-warning: only a sidecar of another version sends this.
+      await recordEvent(log, pod, 'Warning', EVENT_REASONS.deadlineInvalid, `The vault-courier sidecar's deadline report was refused: ${report.problems.join('; ')} (do the sidecar and webhook versions match?)`);
+      send(res, endpoint, 'BadRequest', report.problems.join('; '));
+      return;
+    }
+    let written;
+    try {
+      written = await deps.cluster.writeRotationCondition(pod, rotationCondition(report.state, new Date(now())));
+    } catch (err) {
+      log.error({ err }, 'the API server did not answer the pods/status patch');
+      send(res, endpoint, 'ClusterUnavailable', 'the Kubernetes API server did not answer the pods/status patch; retry later');
+      return;
+    }
+    if (written.status === 404) {
+      send(res, endpoint, 'PodGone', `pod ${pod.namespace}/${pod.name} with uid ${pod.uid} no longer exists`);
+      return;
+    }
+    if (written.status !== 200) {
+      const message = `the API server answered ${written.status} to the pods/status patch: ${written.message}`;
+      log.error({ apiStatus: written.status, apiMessage: written.message }, 'the API server refused the rotation condition');
+      await recordEvent(log, pod, 'Warning', EVENT_REASONS.statusRefused, `The rotation deadline could not be written to the pod's status: ${message}. Check the vault-courier webhook's RBAC (pods/status patch).`);
+      send(res, endpoint, 'StatusRefused', message);
+      return;
+    }
+    log.info({ rotation: report.state.reason, deadline: report.state.deadline }, 'rotation deadline recorded on the pod');
+    send(res, endpoint, 'Recorded', 'deadline recorded');
   });
 
   return router;
