@@ -10,9 +10,9 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..');
 export const BINARIES = ['webhook', 'init', 'sidecar', 'demo-app'] as const;
 
-/** Bundles that are not a container's entry point: `vault-courier render`, the npm bin. */
+/** Bundles that are not a container's entry point: `vault-courier render` and `status`, the npm bin. */
 const EXTRA_BUNDLES: Record<string, { entry: string; outfile: string }> = {
-  'vault-courier': { entry: 'packages/webhook/src/render-cli.ts', outfile: 'packages/webhook/dist/vault-courier.mjs' },
+  'vault-courier': { entry: 'packages/webhook/src/cli.ts', outfile: 'packages/webhook/dist/vault-courier.mjs' },
 };
 
 function locate(name: string): { entry: string; outfile: string } {

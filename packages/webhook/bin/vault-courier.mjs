@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `vault-courier render`: launches the self-contained bundle, which `npm run build`
+// `vault-courier render` and `status`: launches the self-contained bundle, which `npm run build`
 // (part of scripts/setup.sh) writes; npm links a bin only if its file exists at install.
 import { existsSync } from 'node:fs';
 

@@ -91,6 +91,26 @@ export function rotationCondition(state: RotationState, now: Date): RotationCond
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const isIsoTime = (value: string): boolean => ISO.test(value) && !Number.isNaN(Date.parse(value));
 
+function messageFields(message: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const pair of message.split(';')) {
+    const at = pair.indexOf('=');
+    if (at > 0) fields.set(pair.slice(0, at).trim(), pair.slice(at + 1).trim());
+  }
+  return fields;
+}
+
+function readTimes(fields: ReadonlyMap<string, string>): { deadline: string | undefined; earliestExpiry: string | undefined } | { problem: string } {
+  const times: { deadline: string | undefined; earliestExpiry: string | undefined } = { deadline: undefined, earliestExpiry: undefined };
+  for (const key of ['deadline', 'earliestExpiry'] as const) {
+    const value = fields.get(key);
+    if (value === undefined || value === 'none') continue;
+    if (!isIsoTime(value)) return { problem: `condition ${ROTATION_CONDITION_TYPE}: ${key}=${value} is not an ISO 8601 UTC time` };
+    times[key] = value;
+  }
+  return times;
+}
+
 /**
  * Reads a pod's condition back. Unknown keys are ignored (a newer webhook may add some);
  * a condition of another type, an unknown reason or a malformed time is a problem,
@@ -100,18 +120,9 @@ export function parseRotationCondition(condition: { type?: string; reason?: stri
   if (condition === undefined || condition.type !== ROTATION_CONDITION_TYPE) return undefined;
   const reason = condition.reason ?? '';
   if (!REASON_VALUES.includes(reason)) return { problem: `condition ${ROTATION_CONDITION_TYPE} has reason "${reason}", not one of ${REASON_VALUES.join(', ')}` };
-  const fields = new Map<string, string>();
-  for (const pair of (condition.message ?? '').split(';')) {
-    const at = pair.indexOf('=');
-    if (at > 0) fields.set(pair.slice(0, at).trim(), pair.slice(at + 1).trim());
-  }
-  const times: Record<'deadline' | 'earliestExpiry', string | undefined> = { deadline: undefined, earliestExpiry: undefined };
-  for (const key of ['deadline', 'earliestExpiry'] as const) {
-    const value = fields.get(key);
-    if (value === undefined || value === 'none') continue;
-    if (!isIsoTime(value)) return { problem: `condition ${ROTATION_CONDITION_TYPE}: ${key}=${value} is not an ISO 8601 UTC time` };
-    times[key] = value;
-  }
+  const fields = messageFields(condition.message ?? '');
+  const times = readTimes(fields);
+  if ('problem' in times) return times;
   const blocked = fields.get('blockedBy');
   return {
     state: {
@@ -146,15 +157,17 @@ export function parseDeadlineReport(body: unknown): { state: RotationState } | {
   const b = body as Record<string, unknown>;
   const deadline = isoOrNull(b, 'deadline');
   const earliestExpiry = isoOrNull(b, 'earliestExpiry');
-  const problems: string[] = [];
-  for (const v of [deadline, earliestExpiry]) if (typeof v === 'object' && v !== null) problems.push(v.problem);
+  const problems = [deadline, earliestExpiry].flatMap((v) => (typeof v === 'object' && v !== null ? [v.problem] : []));
   if (b.mode !== 'evict' && b.mode !== 'warn') problems.push('body.mode must be "evict" or "warn"');
   if (b.lease !== undefined && typeof b.lease !== 'string') problems.push('body.lease must be a string');
   if (problems.length > 0) return { problems };
-  const lease = typeof b.lease === 'string' ? clean(b.lease).slice(0, 200) : undefined;
-  const at = deadline as string | null;
-  const reason = at === null ? ROTATION_REASONS.noDeadline : b.mode === 'warn' ? ROTATION_REASONS.notRotated : ROTATION_REASONS.scheduled;
-  return { state: { reason, deadline: at ?? undefined, earliestExpiry: (earliestExpiry as string | null) ?? undefined, lease: lease || undefined, blockedBy: [] } };
+  return { state: reportedState(deadline as string | null, earliestExpiry as string | null, b.lease as string | undefined, b.mode as DeadlineReport['mode']) };
+}
+
+function reportedState(deadline: string | null, earliestExpiry: string | null, lease: string | undefined, mode: DeadlineReport['mode']): RotationState {
+  const reason = deadline === null ? ROTATION_REASONS.noDeadline : mode === 'warn' ? ROTATION_REASONS.notRotated : ROTATION_REASONS.scheduled;
+  const shown = lease === undefined ? '' : clean(lease).slice(0, 200);
+  return { reason, deadline: deadline ?? undefined, earliestExpiry: earliestExpiry ?? undefined, lease: shown || undefined, blockedBy: [] };
 }
 
 /** After an /evict answer: the same deadline, a new reason (and the budgets that block). */

@@ -60,10 +60,15 @@ function asJson(value: unknown): unknown {
   return typeof value === 'string' ? JSON.parse(value) : value;
 }
 
+/** The pod's readable vault-courier.io/Rotation condition, as a PodFacts field. */
+function rotationOf(pod: V1Pod): Pick<PodFacts, 'rotation'> {
+  const rotation = parseRotationCondition(pod.status?.conditions?.find((c) => c.type === ROTATION_CONDITION_TYPE));
+  return rotation !== undefined && 'state' in rotation ? { rotation: rotation.state } : {};
+}
+
 export function podFacts(pod: V1Pod): PodFacts {
   const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
-  const rotation = parseRotationCondition(pod.status?.conditions?.find((c) => c.type === ROTATION_CONDITION_TYPE));
-  return { uid: pod.metadata?.uid ?? '', annotations: pod.metadata?.annotations ?? {}, containerNames: names, ...(rotation !== undefined && 'state' in rotation ? { rotation: rotation.state } : {}) };
+  return { uid: pod.metadata?.uid ?? '', annotations: pod.metadata?.annotations ?? {}, containerNames: names, ...rotationOf(pod) };
 }
 
 /** The JWKS URL of the cluster the KubeConfig talks to: the API server serves it. */
