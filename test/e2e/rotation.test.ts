@@ -8,15 +8,24 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import pg from 'pg';
-import { BatchV1Api, CoreV1Api, makeInformer, type V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_PREFIX, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
+import { BatchV1Api, CoreV1Api, makeInformer, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
+import { ANNOTATION_PREFIX, INIT_CONTAINER_NAME, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE, ROTATION_CONDITION_TYPE, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
 import { createNamespace, demoAnnotations, demoAppContainer, PROJECT_IMAGES, restrictedContainer, startLoop, type Loop } from '@vault-courier/devcluster';
-import { ContainerOutput, isReady, readPodOrUndefined, waitFor } from './helpers.ts';
+import type { StatusReport } from '@vault-courier/webhook/status/status-report';
+import { ContainerOutput, isReady, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
 
 const DB_TTL_SECONDS = 60;
 const REPLICAS = 3;
 const PLAIN_NAMESPACE = 'not-opted-in';
+/** Its pod is created first, the namespace opted in after: the pod was never sent to the webhook. */
+const LATE_NAMESPACE = 'opted-in-later';
+/** Selects the Job's one pod with minAvailable 1: allows no disruption, ever. */
+const JOB_BUDGET = 'report-budget';
 
 let loop: Loop;
 const output = new ContainerOutput();
@@ -26,7 +35,7 @@ const readyCounts: number[] = [];
 /** Pod name → when the Eviction API marked it (its DisruptionTarget condition), epoch ms. */
 const evictions = new Map<string, number>();
 let stopWatch: (() => Promise<void>) | undefined;
-const extraPods: Record<'job' | 'optedOut' | 'plain', { namespace: string; name: string; uid: string }> = {} as never;
+const extraPods: Record<'job' | 'optedOut' | 'plain' | 'early', { namespace: string; name: string; uid: string }> = {} as never;
 
 before(async () => {
   loop = await startLoop({
@@ -89,8 +98,17 @@ before(async () => {
   const optedOut = await core.createNamespacedPod({ namespace, body: fixturePod('opted-out', { ...demoAnnotations(), [`${ANNOTATION_PREFIX}inject`]: 'false' }) });
   await createNamespace(cluster.kubeConfig, PLAIN_NAMESPACE);
   const plain = await core.createNamespacedPod({ namespace: PLAIN_NAMESPACE, body: fixturePod('plain', demoAnnotations()) });
+  await createNamespace(cluster.kubeConfig, LATE_NAMESPACE);
+  const early = await core.createNamespacedPod({ namespace: LATE_NAMESPACE, body: fixturePod('early', demoAnnotations()) });
+  await cluster.kubeConfig.makeApiClient(PolicyV1Api).createNamespacedPodDisruptionBudget({
+    namespace,
+    body: { metadata: { name: JOB_BUDGET }, spec: { minAvailable: 1, selector: { matchLabels: { 'batch.kubernetes.io/job-name': 'report' } } } },
+  });
+  // creationTimestamp and managedFields times have second resolution: opt in a second later.
+  await sleep(Math.max(0, new Date(early.metadata?.creationTimestamp ?? 0).getTime() + 1100 - Date.now()));
+  await core.patchNamespace({ name: LATE_NAMESPACE, body: [{ op: 'add', path: `/metadata/labels/${NAMESPACE_LABEL.replace('/', '~1')}`, value: NAMESPACE_LABEL_VALUE }] });
   const ref = (pod: V1Pod) => ({ namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
-  Object.assign(extraPods, { job: ref(jobPod), optedOut: ref(optedOut), plain: ref(plain) });
+  Object.assign(extraPods, { job: ref(jobPod), optedOut: ref(optedOut), plain: ref(plain), early: ref(early) });
 });
 
 after(async () => {
@@ -114,6 +132,74 @@ function assertEvictedInTime(pod: string): void {
   assert.equal(app.filter((e) => e.msg === 'connected to the database').length, 1);
   assert.equal(app.filter((e) => e.level === 'error').length, 0, `${pod}: no database error`);
 }
+
+/** `vault-courier status` as users run it: the npm bin, a process, the cluster's admin kubeconfig. */
+async function vaultCourierStatus(...args: string[]): Promise<string> {
+  const bin = path.join(REPO_ROOT, 'packages/webhook/bin/vault-courier.mjs');
+  const { stdout } = await promisify(execFile)(process.execPath, [bin, 'status', '--kubeconfig', loop.cluster.kubeconfigPath, ...args], { env: { PATH: process.env.PATH ?? '' } });
+  return stdout;
+}
+
+const rotationOf = (pod: V1Pod) => pod.status?.conditions?.find((c) => c.type === ROTATION_CONDITION_TYPE);
+const conditionTime = (pod: V1Pod, type: string) => new Date(pod.status?.conditions?.find((c) => c.type === type)?.lastTransitionTime ?? 0).getTime();
+const rowTime = (iso: string | null) => (iso ?? '').replace(/\.\d+Z$/, 'Z');
+
+/** One replica's row: its sidecar's own deadline, a third of the TTL before the expiry, its budget as the PDB stood. */
+function assertReplicaRow(report: StatusReport, table: string, name: string, demoBudgetAllowed: number | undefined): void {
+  const line = report.injected.find((l) => l.namespace === loop.namespace && l.pod === name);
+  assert.ok(line, `${name} is listed as injected`);
+  assert.deepEqual(line.secrets, ['db']);
+  assert.ok(['Scheduled', 'EvictionBlocked', 'Evicting'].includes(line.rotation), `${name}: ${line.rotation}`);
+  const computed = output.events(name, SIDECAR_CONTAINER_NAME).find((e) => e.msg === 'deadline computed');
+  assert.equal(line.deadline, computed?.deadline, `${name}: the deadline its sidecar computed`);
+  const lead = Date.parse(line.earliestExpiry ?? '') - Date.parse(line.deadline ?? '');
+  // A third of the 60 s TTL before expiry, made earlier by at most 5% of it for jitter.
+  assert.ok(lead >= 20_000 && lead <= 23_000, `${name}: deadline ${lead} ms before the earliest expiry`);
+  assert.equal(line.lease, 'secret db (database/creds/demo)');
+  assert.match(table, new RegExp(`^${loop.namespace}\\s+${name}\\s+db\\s+${rowTime(line.earliestExpiry)} \\(in [^)]+\\)\\s+${rowTime(line.deadline)} `, 'm'), `${name}'s row in the table`);
+  // The Deployment's own budget (maxUnavailable 1) blocks only while a replica is unavailable.
+  if (demoBudgetAllowed !== undefined) assert.equal(line.blockedBy.includes('demo-app'), demoBudgetAllowed === 0, `${name}: disruptionsAllowed ${demoBudgetAllowed}`);
+}
+
+function assertJobAndNeverInjected(report: StatusReport, table: string): void {
+  const job = report.injected.find((l) => l.pod === extraPods.job.name);
+  assert.equal(job?.rotation, 'NotRotated', 'the Job pod is warned, never evicted');
+  assert.ok(job.deadline !== null);
+  assert.deepEqual(job.blockedBy, [JOB_BUDGET]);
+  assert.match(table, new RegExp(`^${loop.namespace}\\s+${extraPods.job.name}\\s.*NotRotated\\s+${JOB_BUDGET}$`, 'm'));
+  const never = Object.fromEntries(report.notInjected.map((l) => [`${l.namespace}/${l.pod}`, l.why]));
+  assert.deepEqual(never, { [`${LATE_NAMESPACE}/early`]: 'created-before-opt-in', [`${PLAIN_NAMESPACE}/plain`]: 'namespace-not-opted-in' }, 'the opted-out pod is not listed: it asks for nothing');
+  assert.match(table, /^Never injected: 2 pod\(s\)/m);
+  assert.match(table, new RegExp(`^${PLAIN_NAMESPACE}\\s+plain\\s+db\\s+namespace ${PLAIN_NAMESPACE} is not opted in: kubectl label namespace`, 'm'));
+}
+
+// First, while the original replicas run: each sidecar reports its deadline at start, well
+// before the first eviction (about 40 s after delivery).
+test('vault-courier status shows each replica’s deadline as its sidecar computed it, the budget that blocks, and the pods never injected', { timeout: 90_000 }, async () => {
+  const { cluster, namespace } = loop;
+  const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+  const policy = cluster.kubeConfig.makeApiClient(PolicyV1Api);
+  const pods = await waitFor('every replica and the Job pod to be Ready and carry the Rotation condition', 60_000, async () => {
+    const replicas = (await core.listNamespacedPod({ namespace, labelSelector: 'app=demo-app' })).items.filter((p) => p.metadata?.deletionTimestamp === undefined);
+    const job = await readPodOrUndefined(cluster.kubeConfig, namespace, extraPods.job.name);
+    const all = [...replicas, ...(job ? [job] : [])];
+    return replicas.length === REPLICAS && all.every((p) => rotationOf(p) !== undefined && isReady(p)) ? all : undefined;
+  });
+  // The kubelet keeps a condition type it does not own: it wrote Ready after the webhook wrote ours.
+  assert.ok(pods.some((p) => conditionTime(p, 'Ready') >= conditionTime(p, ROTATION_CONDITION_TYPE)), 'a pod became Ready after its Rotation condition was written, and kept it');
+  await waitFor(`the disruption controller to observe ${JOB_BUDGET}`, 20_000, async () => ((await policy.readNamespacedPodDisruptionBudget({ namespace, name: JOB_BUDGET })).status?.observedGeneration ?? 0) >= 1);
+
+  const allowed = async () => (await policy.readNamespacedPodDisruptionBudget({ namespace, name: 'demo-app' })).status?.disruptionsAllowed;
+  const before = await allowed();
+  const [json, table] = await Promise.all([vaultCourierStatus('-A', '-o', 'json'), vaultCourierStatus('-A')]);
+  const stable = (await allowed()) === before ? before : undefined;
+  console.log(table);
+  const report = JSON.parse(json) as StatusReport;
+  assert.equal(report.kind, 'StatusReport');
+  assert.equal(report.namespace, null);
+  for (const pod of pods.filter((p) => p.metadata?.name !== extraPods.job.name)) assertReplicaRow(report, table, pod.metadata?.name ?? '', stable);
+  assertJobAndNeverInjected(report, table);
+});
 
 test('every replica gets credentials, is evicted before they expire, and is replaced by a pod with a new database user', { timeout: 240_000 }, async () => {
   let timer: NodeJS.Timeout | undefined;
