@@ -6,14 +6,15 @@
  * or signed by anyone but the cluster are refused, a PodDisruptionBudget that allows no
  * disruption answers 429 DisruptionBudget with an EvictionBlocked Event naming it (from
  * the API server's own cause) until it is relaxed, and Vault down means 503 and no
- * eviction.
+ * eviction. POST /deadline writes the pod's vault-courier.io/Rotation condition through
+ * pods/status, and the answers of /evict move it (EvictionBlocked, Evicting).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createNamespace, createServiceAccount, requestServiceAccountToken } from '@vault-courier/devcluster';
-import { EVICT_AUDIENCE, VAULT_AUDIENCE } from '@vault-courier/core';
+import { EVICT_AUDIENCE, ROTATION_CONDITION_TYPE, VAULT_AUDIENCE } from '@vault-courier/core';
 import { createWorkload, eventually, INJECTED_METADATA, isEvicted, podEvents, readPod, readyPods, startRotationWorld, type RotationWorld } from './rotation-fixture.ts';
 
 interface Answer {
@@ -37,6 +38,12 @@ function post(world: RotationWorld, path: string, jwt: string | undefined, body:
 
 async function podToken(world: RotationWorld, namespace: string, name: string, uid: string, audience = EVICT_AUDIENCE): Promise<string> {
   return requestServiceAccountToken(world.cluster.kubeConfig, { namespace, serviceAccount: 'app', audiences: [audience], podName: name, podUid: uid, expirationSeconds: 3600 });
+}
+
+/** The pod's vault-courier.io/Rotation condition, as the API server has it. */
+async function rotation(world: RotationWorld, namespace: string, name: string): Promise<{ status: string; reason?: string; message?: string } | undefined> {
+  const found = (await readPod(world, namespace, name))?.status?.conditions?.find((c) => c.type === ROTATION_CONDITION_TYPE);
+  return found === undefined ? undefined : { status: found.status, reason: found.reason, message: found.message };
 }
 
 const nameOf = (p: { metadata?: { name?: string } }) => p.metadata?.name ?? '';
@@ -150,7 +157,7 @@ describe('POST /evict on the real API server', { timeout: 600_000 }, () => {
     assert.ok(!world.webhookLog.text().includes(real.split('.')[1] ?? 'x'), 'a token reached the webhook log');
   });
 
-  test('a PDB that allows no disruption: 429 with EvictionBlocked naming it, then evicted once it is relaxed', async () => {
+  test('a PDB that allows no disruption: 429 with EvictionBlocked naming it (Event and Rotation condition), then evicted once it is relaxed', async () => {
     const [pod] = await createWorkload(world, { namespace: 'guarded' });
     assert.ok(pod);
     await world.policy.createNamespacedPodDisruptionBudget({
@@ -162,6 +169,13 @@ describe('POST /evict on the real API server', { timeout: 600_000 }, () => {
       return pdb.status?.observedGeneration === pdb.metadata?.generation && pdb.status?.currentHealthy === 1 ? pdb : undefined;
     });
     const token = await podToken(world, 'guarded', nameOf(pod), uidOf(pod));
+    // The sidecar's deadline report: the condition, written with the pods/status right alone.
+    const deadline = new Date(Date.now() + 40_000).toISOString();
+    const expiry = new Date(Date.now() + 60_000).toISOString();
+    const recorded = await post(world, '/deadline', token, { deadline, earliestExpiry: expiry, lease: 'secret db (database/creds/app)', mode: 'evict' });
+    assert.equal(recorded.status, 200, String(recorded.body.message));
+    assert.equal(recorded.body.reason, 'Recorded');
+    assert.deepEqual(await rotation(world, 'guarded', nameOf(pod)), { status: 'True', reason: 'Scheduled', message: `deadline=${deadline}; earliestExpiry=${expiry}; lease=secret db (database/creds/app)` });
     for (let i = 0; i < 2; i++) {
       const res = await post(world, '/evict', token);
       assert.equal(res.status, 429, String(res.body.message));
@@ -175,6 +189,7 @@ describe('POST /evict on the real API server', { timeout: 600_000 }, () => {
     assert.equal(blocked[0]?.type, 'Warning');
     assert.match(blocked[0]?.message ?? '', /blocked by PodDisruptionBudget keep-one/);
     assert.equal((await readPod(world, 'guarded', nameOf(pod)))?.metadata?.deletionTimestamp, undefined);
+    assert.deepEqual(await rotation(world, 'guarded', nameOf(pod)), { status: 'False', reason: 'EvictionBlocked', message: `deadline=${deadline}; earliestExpiry=${expiry}; lease=secret db (database/creds/app); blockedBy=keep-one` });
 
     await world.policy.patchNamespacedPodDisruptionBudget({ namespace: 'guarded', name: 'keep-one', body: [{ op: 'replace', path: '/spec/minAvailable', value: 0 }] });
     const res = await eventually('eviction once the PDB is relaxed', async () => {
@@ -183,6 +198,7 @@ describe('POST /evict on the real API server', { timeout: 600_000 }, () => {
     }, 30_000, 1000);
     assert.equal(res.status, 201);
     assert.ok(isEvicted(await readPod(world, 'guarded', nameOf(pod)), uidOf(pod)));
+    assert.equal((await rotation(world, 'guarded', nameOf(pod)))?.reason, 'Evicting');
     const metrics = await world.registry.getSingleMetricAsString('vault_courier_eviction_requests_total');
     assert.match(metrics, /outcome="blocked"} [1-9]/);
   });

@@ -293,11 +293,13 @@ async function notes(args: readonly string[]): Promise<string> {
   return (loadAllYaml(result.stdout)[0] as { notes: string }).notes;
 }
 
-test('NOTES.txt: the namespace, the opt-in, and what each certificate mode asks of the user', { skip: missing }, async () => {
+test('NOTES.txt: the namespace, the opt-in, the pod annotations, vault-courier status, and what each certificate mode asks of the user', { skip: missing }, async () => {
   const generated = await notes([...VAULT, '--set', 'vault.defaultRole=app']);
   assert.match(generated, /^vault-courier is installed in namespace security\.\n/);
   assert.match(generated, /kubectl label namespace <ns> vault-courier\.io\/inject=enabled/);
   assert.match(generated, /Vault role \(default: app\)/);
+  assert.match(generated, /pod template \(spec\.template\.metadata\.annotations/);
+  assert.match(generated, /npx vault-courier status -n <ns> +# -A: every namespace; -o json/);
   assert.doesNotMatch(generated, /Secret|cert-manager/);
   assert.match(await notes(VAULT), /Vault role \(required\)/);
 

@@ -164,3 +164,34 @@ test('the schema\'s patterns agree with the validators the webhook and its conta
     for (const sample of samples) assert.equal(new RegExp(pattern).test(sample), check(sample), `${JSON.stringify(sample)} against ${pattern}`);
   }
 });
+
+/**
+ * The README's Values table names every value of values.yaml. A value is a leaf: a scalar,
+ * a list, an empty map (nodeSelector: {}), or a map of Kubernetes' own shape, documented
+ * as one row (requests/limits: a ResourceRequirements).
+ */
+function valuePaths(node: unknown, at: string): string[] {
+  const isMap = typeof node === 'object' && node !== null && !Array.isArray(node);
+  if (!isMap) return [at];
+  const keys = Object.keys(node);
+  if (keys.length === 0 || keys.every((k) => ['requests', 'limits', 'claims'].includes(k))) return [at];
+  return keys.flatMap((k) => valuePaths((node as Record<string, unknown>)[k], at === '' ? k : `${at}.${k}`));
+}
+
+function readmeValueRows(): string[] {
+  const readme = read('README.md');
+  const section = /^## Values\n([\s\S]*?)(?=^## )/m.exec(readme)?.[1];
+  assert.ok(section, 'charts/vault-courier/README.md has no "## Values" section');
+  return [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1] ?? '');
+}
+
+test('the chart README documents every value of values.yaml, and no value that is not there', () => {
+  const paths = valuePaths(values, '');
+  const rows = readmeValueRows();
+  assert.deepEqual(paths.filter((p) => !rows.includes(p)), [], 'values missing from the README table (charts/vault-courier/README.md, "## Values")');
+  assert.deepEqual(rows.filter((r) => !paths.includes(r)), [], 'README rows naming no value of values.yaml');
+});
+
+test('valuePaths: leaves, lists, empty maps and resource maps', () => {
+  assert.deepEqual(valuePaths({ a: 1, b: { c: '', d: { e: [] } }, f: {}, g: { requests: { cpu: '1m' } } }, ''), ['a', 'b.c', 'b.d.e', 'f', 'g']);
+});
