@@ -44,8 +44,8 @@ const RECORDED: EndpointAnswer = { status: 200, reason: 'Recorded', message: 'de
 
 test('a recorded deadline is sent once; a moved one again', async () => {
   const r = reporter(() => RECORDED);
-  await r.report(AT, EARLIEST);
-  await r.report(AT, EARLIEST);
+  assert.equal(await r.report(AT, EARLIEST), 'recorded');
+  assert.equal(await r.report(AT, EARLIEST), 'unchanged');
   assert.equal(r.posts.length, 1);
   assert.equal(r.posts[0]?.path, '/deadline');
   assert.equal(r.posts[0]?.jwt, JWT_CANARY);
@@ -68,11 +68,18 @@ test('a failed report is sent again at the next call, and a repeated failure is 
   );
 });
 
-test("an older webhook's bare 404 is retried, never taken for recorded, and its body is not logged", async () => {
+test("a bare 404 (an older webhook, a wrong URL) is retried, never taken for recorded or gone, logged once as an error without its body", async () => {
   const r = reporter(() => ({ status: 404, reason: undefined, message: `echo ${JWT_CANARY}`, retryAfterSeconds: undefined }));
-  await r.report(AT, EARLIEST);
-  await r.report(AT, EARLIEST);
+  assert.equal(await r.report(AT, EARLIEST), 'failed');
+  assert.equal(await r.report(AT, EARLIEST), 'failed');
   assert.equal(r.posts.length, 2);
-  assert.match(r.lines()[0]?.msg ?? '', /older webhook without POST \/deadline/);
+  assert.equal(r.lines().length, 1);
+  assert.match(r.lines()[0]?.msg ?? '', /without a reason vault-courier sends \(a webhook older than POST \/deadline/);
   assert.ok(!r.raw().includes(JWT_CANARY));
+});
+
+test('410 PodGone is handed to the sidecar, which acts on it as on /evict', async () => {
+  const r = reporter(() => ({ status: 410, reason: 'PodGone', message: 'gone', retryAfterSeconds: undefined }));
+  assert.equal(await r.report(AT, EARLIEST), 'gone');
+  assert.deepEqual(r.lines(), []);
 });

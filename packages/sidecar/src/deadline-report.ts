@@ -13,7 +13,10 @@ import type { PostEndpoint } from './endpoint.ts';
 
 export const DEADLINE_PATH = '/deadline';
 
-export type ReportDeadline = (result: DeadlineResult, earliest: { readonly atMs: number; readonly lease: LeaseRef } | undefined) => Promise<void>;
+/** `gone`: the webhook answered 410 PodGone, which the sidecar acts on as it does for /evict. */
+export type ReportOutcome = 'recorded' | 'unchanged' | 'failed' | 'gone';
+
+export type ReportDeadline = (result: DeadlineResult, earliest: { readonly atMs: number; readonly lease: LeaseRef } | undefined) => Promise<ReportOutcome>;
 
 /** The body for a deadline: pure, so what the webhook receives is tested without a server. */
 export function deadlineReport(result: DeadlineResult, earliest: { readonly atMs: number; readonly lease: LeaseRef } | undefined, mode: 'evict' | 'warn'): DeadlineReport {
@@ -30,15 +33,16 @@ export function createDeadlineReporter(deps: { readonly post: PostEndpoint; read
   /** The last failure logged, so a webhook that keeps refusing is one line, not one a minute. */
   let lastFailure: string | undefined;
 
-  function failed(key: string, fields: Record<string, unknown>, message: string): void {
-    if (key !== lastFailure) deps.logger.warn(fields, message);
+  function failed(key: string, level: 'warn' | 'error', fields: Record<string, unknown>, message: string): 'failed' {
+    if (key !== lastFailure) deps.logger[level](fields, message);
     lastFailure = key;
+    return 'failed';
   }
 
   return async (result, earliest) => {
     const body = deadlineReport(result, earliest, deps.mode);
     const key = JSON.stringify(body);
-    if (key === recorded) return;
+    if (key === recorded) return 'unchanged';
     try {
       const answer = await deps.post(DEADLINE_PATH, await deps.readJwt(), { ...body });
       const step = sidecarStep(answer);
@@ -46,13 +50,15 @@ export function createDeadlineReporter(deps: { readonly post: PostEndpoint; read
         recorded = key;
         lastFailure = undefined;
         deps.logger.info({ deadline: body.deadline, earliestExpiry: body.earliestExpiry }, 'deadline reported: on the pod status condition vault-courier.io/Rotation');
-        return;
+        return 'recorded';
       }
+      if (step.action === 'gone') return 'gone';
+      const answered = `${answer.status} ${answer.reason ?? ''}`;
       // A foreign server's body is left out of the log (it may echo the bearer token).
-      const fields = { status: answer.status, answerReason: answer.reason, ...(step.action === 'unknown' ? {} : { answer: answer.message }) };
-      failed(`${answer.status} ${answer.reason ?? ''}`, fields, step.action === 'unknown' ? 'the webhook did not take the deadline report (an older webhook without POST /deadline?): retrying at the next wake-up' : `the deadline report was not recorded (${step.reason}): retrying at the next wake-up`);
+      if (step.action === 'unknown') return failed(answered, 'error', { status: answer.status }, 'the deadline report was answered without a reason vault-courier sends (a webhook older than POST /deadline, or VAULT_COURIER_SERVICE_URL is not the webhook?): retrying at the next wake-up');
+      return failed(answered, 'warn', { status: answer.status, answerReason: answer.reason, answer: answer.message }, `the deadline report was not recorded (${step.reason}): retrying at the next wake-up`);
     } catch (err) {
-      failed('unreachable', { err }, 'the deadline report could not be sent: retrying at the next wake-up');
+      return failed('unreachable', 'warn', { err }, 'the deadline report could not be sent: retrying at the next wake-up');
     }
   };
 }

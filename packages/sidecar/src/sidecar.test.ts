@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createLogger, MANIFEST_VERSION, type LeaseManifest, type SecretLease } from '@vault-courier/core';
 import { createSidecar, SLEEP_CAP_MS, type Clock, type SidecarDeps } from './sidecar.ts';
+import type { ReportOutcome } from './deadline-report.ts';
 import type { EndpointAnswer } from './endpoint.ts';
 import type { RenewResult, TokenInfo, VaultToken } from './vault-token.ts';
 import { CourierError } from '@vault-courier/core';
@@ -97,6 +98,7 @@ function harness(options: {
   lookup?: TokenInfo;
   /** When given, the deadline reports (POST /deadline) land here instead of going nowhere. */
   reports?: { deadline: number | undefined; earliest: number | undefined; at: number }[];
+  reportOutcome?: ReportOutcome;
 }): Harness {
   const clock = manualClock(T0);
   const chunks: string[] = [];
@@ -140,7 +142,12 @@ function harness(options: {
     readEvictJwt: async () => JWT_CANARY,
     ...(options.reports === undefined
       ? {}
-      : { reportDeadline: async (result, earliest) => void options.reports?.push({ deadline: result.kind === 'at' ? result.atMs : undefined, earliest: earliest?.atMs, at: clock.now() }) }),
+      : {
+          reportDeadline: async (result, earliest) => {
+            options.reports?.push({ deadline: result.kind === 'at' ? result.atMs : undefined, earliest: earliest?.atMs, at: clock.now() });
+            return options.reportOutcome ?? 'recorded';
+          },
+        }),
     logger,
     clock: {
       ...clock,
@@ -393,4 +400,17 @@ test('reports its deadline at start and on every wake-up (the reporter sends onl
   await h.clock.advance(600_000);
   assert.equal(calls.length, afterEviction, 'no report once the eviction was accepted');
   await h.sidecar.shutdown();
+});
+
+test('the deadline report answered 410 PodGone: the token revoked at once, no eviction asked for, idle until SIGTERM', async () => {
+  const reports: { deadline: number | undefined; earliest: number | undefined; at: number }[] = [];
+  const h = harness({ manifest: manifest([secret('db', 300)]), reports, reportOutcome: 'gone' });
+  await h.sidecar.start();
+  assert.equal(h.revokes, 1);
+  await h.clock.advance(3_600_000);
+  assert.equal(h.posts.length, 0, 'nothing asked of /evict');
+  assert.equal(reports.length, 1, 'nothing reported again');
+  assert.ok(h.lines().some((l) => l.endpoint === 'deadline' && l.status === 410 && /gone .*idling until SIGTERM/.test(String(l.msg))));
+  await h.sidecar.shutdown();
+  assert.equal(h.revokes, 1);
 });

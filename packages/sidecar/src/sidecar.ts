@@ -21,7 +21,7 @@ import { deadline, describeLease, earliestExpiry, type DeadlineOptions, type Dea
 import type { Logger } from '@vault-courier/core/support/logger';
 import type { LeaseManifest } from '@vault-courier/core/contract/manifest';
 import { EVICT_AUDIENCE } from '@vault-courier/core/contract/names';
-import { sidecarStep, type EvictionReason, type SidecarStep } from '@vault-courier/core/rotation/eviction-answers';
+import { EVICTION_ANSWERS, sidecarStep, type EvictionReason, type SidecarStep } from '@vault-courier/core/rotation/eviction-answers';
 import type { RotationMode } from './config.ts';
 import type { ReportDeadline } from './deadline-report.ts';
 import type { EndpointAnswer, PostEndpoint } from './endpoint.ts';
@@ -289,10 +289,14 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     else retryFor(step, 'expiry-warning', fields);
   }
 
-  /** Only while the sidecar still waits or retries: an accepted eviction's condition stays. */
+  /**
+   * Only while the sidecar still waits or retries: an accepted eviction's condition stays.
+   * PodGone from /deadline means what it means from /evict, found out sooner.
+   */
   async function report(): Promise<void> {
     if (result === undefined || deps.reportDeadline === undefined || (action.phase !== 'waiting' && action.phase !== 'retrying')) return;
-    await deps.reportDeadline(result, earliestExpiry(deps.manifest, tokenStatus()));
+    const outcome = await deps.reportDeadline(result, earliestExpiry(deps.manifest, tokenStatus()));
+    if (outcome === 'gone') await podGone({ status: EVICTION_ANSWERS.PodGone.code, answerReason: 'PodGone', endpoint: 'deadline' });
   }
 
   async function tick(): Promise<void> {

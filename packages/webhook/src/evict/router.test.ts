@@ -256,6 +256,7 @@ const afterEvictRows: { name: string; world: Partial<FaultInjector>; condition: 
     condition: { status: 'False', reason: 'EvictionBlocked', message: `deadline=${DEADLINE}; earliestExpiry=${EXPIRY}; lease=secret db (database/creds/db); blockedBy=api-pdb` },
   },
   { name: 'a sidecar that never reported: the budget without an invented deadline', world: { answer: { status: 429, message: 'Cannot evict pod', causes: [PDB_CAUSE] } }, condition: { status: 'False', reason: 'EvictionBlocked', message: 'blockedBy=api-pdb' } },
+  { name: 'blocked again by the same budget: not written again', world: { pod: { ...INJECTED, rotation: { ...REPORTED, reason: 'EvictionBlocked', blockedBy: ['api-pdb'] } }, answer: { status: 429, message: 'Cannot evict pod', causes: [PDB_CAUSE] } }, condition: undefined },
   { name: 'Vault down: the condition is left as it was', world: { pod: { ...INJECTED, rotation: REPORTED }, vaultOk: false }, condition: undefined },
 ];
 

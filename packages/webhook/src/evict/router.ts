@@ -13,7 +13,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { afterEviction, EVICTION_ANSWERS, parseDeadlineReport, rotationCondition, type EvictionReason, type InjectionConfig, type Logger, type PodIdentity, type RotationState } from '@vault-courier/core';
+import { afterEviction, EVICTION_ANSWERS, formatRotationMessage, parseDeadlineReport, rotationCondition, type EvictionReason, type InjectionConfig, type Logger, type PodIdentity, type RotationState } from '@vault-courier/core';
 import { blockedMessage, budgetNames, evictionVerdict, OUTCOMES, podStanding, type Outcome, type PodFacts, type PodStanding } from './answers.ts';
 import { createEvictionCluster, jwksUrl, kubeFetch, type EvictionCluster } from './cluster.ts';
 import { createRateLimiter, type TokenBucketOptions } from './rate-limit.ts';
@@ -185,10 +185,12 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
   }
 
   /**
-   * The condition after an /evict answer, best effort: the sidecar's retry does not wait
-   * on it, and the condition only informs (status, kubectl); a failure is logged.
+   * The condition after an /evict answer, best effort: it only informs (status, kubectl),
+   * so a failure is logged and the answer stays the same. A PDB that keeps blocking writes
+   * it once, not on every retry.
    */
-  async function markRotation(pod: PodIdentity, log: Logger, state: RotationState): Promise<void> {
+  async function markRotation(pod: PodIdentity, log: Logger, previous: RotationState | undefined, state: RotationState): Promise<void> {
+    if (previous !== undefined && previous.reason === state.reason && formatRotationMessage(previous) === formatRotationMessage(state)) return;
     try {
       const written = await deps.cluster.writeRotationCondition(pod, rotationCondition(state, new Date(now())));
       if (written.status !== 200) log.warn({ apiStatus: written.status, apiMessage: written.message, rotation: state.reason }, 'could not update the pod\'s rotation condition');
@@ -224,14 +226,14 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
       case 'Evicted':
         log.info({ why }, 'eviction requested');
         await recordEvent(log, pod, 'Normal', EVENT_REASONS.requested, `Evicting the pod so its replacement gets new Vault credentials${why ? `: ${why}` : ''}`);
-        await markRotation(pod, log, afterEviction(previous, { reason: 'evicting' }));
+        await markRotation(pod, log, previous, afterEviction(previous, { reason: 'evicting' }));
         send(res, endpoint, reason, result.message);
         return;
       case 'DisruptionBudget': {
         const message = blockedMessage(result.message, result.causes);
         log.info({ apiMessage: result.message }, 'eviction blocked by a PodDisruptionBudget');
         await recordEvent(log, pod, 'Warning', EVENT_REASONS.blocked, message);
-        await markRotation(pod, log, afterEviction(previous, { reason: 'evictionBlocked', blockedBy: budgetNames(result.causes) }));
+        await markRotation(pod, log, previous, afterEviction(previous, { reason: 'evictionBlocked', blockedBy: budgetNames(result.causes) }));
         send(res, endpoint, reason, message);
         return;
       }
