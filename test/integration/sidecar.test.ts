@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { MANIFEST_FILE, parseManifest } from '@vault-courier/core';
+import { MANIFEST_FILE, parseManifest, ROTATION_CONDITION_TYPE } from '@vault-courier/core';
 import { createNamespace, createServiceAccount } from '@vault-courier/devcluster';
 import {
   createWorkload,
@@ -31,6 +31,14 @@ import {
 const nameOf = (p: { metadata?: { name?: string } }) => p.metadata?.name ?? '';
 const uidOf = (p: { metadata?: { uid?: string } }) => p.metadata?.uid ?? '';
 const msg = (re: RegExp) => (l: Record<string, unknown>) => re.test(String(l.msg));
+
+/** The sidecar's own deadline report, then the webhook's answer to its blocked eviction, on the pod's status. */
+async function assertBlockedCondition(world: RotationWorld, pod: { metadata?: { name?: string } }, deadline: string): Promise<void> {
+  const condition = (await readPod(world, 'guarded', nameOf(pod)))?.status?.conditions?.find((c) => c.type === ROTATION_CONDITION_TYPE);
+  assert.equal(condition?.reason, 'EvictionBlocked');
+  assert.equal(condition?.status, 'False');
+  assert.match(condition?.message ?? '', new RegExp(`^deadline=${deadline.replace(/\./g, '\\.')}; earliestExpiry=\\S+; lease=secret db \\(database/creds/short\\); blockedBy=keep-one$`));
+}
 
 async function manifestOf(state: PodState) {
   return parseManifest(await readFile(join(state.stateDir, MANIFEST_FILE), 'utf8'));
@@ -143,7 +151,7 @@ describe('sidecar on real processes', { timeout: 900_000 }, () => {
       assert.equal((await readPod(world, 'restart', nameOf(pod)))?.metadata?.deletionTimestamp, undefined, 'no eviction: the deadline had not come');
     });
 
-    test('a PDB that allows no disruption: repeated 429 and EvictionBlocked Events, then evicted once it is relaxed', async () => {
+    test('a PDB that allows no disruption: repeated 429, EvictionBlocked Events and the Rotation condition naming it, then evicted once it is relaxed', async () => {
       const [pod] = await createWorkload(world, { namespace: 'guarded', graceSeconds: 2 });
       assert.ok(pod);
       await world.policy.createNamespacedPodDisruptionBudget({ namespace: 'guarded', body: { metadata: { name: 'keep-one' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'app' } } } } });
@@ -159,6 +167,7 @@ describe('sidecar on real processes', { timeout: 900_000 }, () => {
       assert.ok((blocked[0]?.count ?? 0) >= 2, `EvictionBlocked count ${blocked[0]?.count}`);
       assert.match(blocked[0]?.message ?? '', /PodDisruptionBudget keep-one/);
       assert.equal((await readPod(world, 'guarded', nameOf(pod)))?.metadata?.deletionTimestamp, undefined);
+      await assertBlockedCondition(world, pod, String((await sidecar.lines()).find(msg(/deadline computed/))?.deadline));
 
       await world.policy.patchNamespacedPodDisruptionBudget({ namespace: 'guarded', name: 'keep-one', body: [{ op: 'replace', path: '/spec/minAvailable', value: 0 }] });
       await eventually('the pod evicted after the PDB was relaxed', async () => (isEvicted(await readPod(world, 'guarded', nameOf(pod)), uidOf(pod)) ? true : undefined), 45_000, 500);
