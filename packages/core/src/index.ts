@@ -13,6 +13,7 @@ export * from './admission/decide.ts';
 export * from './support/did-you-mean.ts';
 export * from './admission/mutate.ts';
 export * from './admission/patch.ts';
+export * from './admission/pod-shape.ts';
 export * from './admission/webhook-configuration.ts';
 export * from './contract/render.ts';
 export * from './contract/template.ts';

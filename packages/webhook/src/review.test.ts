@@ -168,3 +168,19 @@ test('reviewWorkload fits the warnings to the API server: at most 8, none over 2
   for (const w of warnings) assert.ok([...w].length <= 256, `${[...w].length} runes`);
   assert.match(warnings[7]!, /^…and 5 more problems/);
 });
+
+test('a hand-made pod the decision code cannot read is refused with BadRequest naming the field, not an internal error', () => {
+  const request = requestOf('no-volumes.review.json');
+  const pod = request.object as { spec: Record<string, unknown> };
+  const cases: [unknown, RegExp][] = [
+    [{ ...pod, spec: { ...pod.spec, containers: 'checkout' } }, /request\.object\.spec\.containers must be an array, got a string/],
+    [{ ...pod, spec: { ...pod.spec, extra: JSON.parse(`${'['.repeat(5000)}${']'.repeat(5000)}`) as unknown } }, /nested deeper than 100 levels/],
+  ];
+  for (const [object, message] of cases) {
+    const result = reviewAdmission({ ...request, object }, FIXTURE_CONFIG);
+    assert.equal(result.outcome, 'denied');
+    assert.equal(result.review.response.allowed, false);
+    assert.equal(result.review.response.status?.code, 400);
+    assert.match(result.review.response.status?.message ?? '', message);
+  }
+});

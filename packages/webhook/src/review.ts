@@ -13,6 +13,7 @@ import {
   isRecord,
   mountIntoLateContainers,
   mutatePod,
+  podShapeProblem,
   shouldInject,
   toJsonPatch,
   workloadKind,
@@ -98,6 +99,12 @@ export function reviewAdmission(request: AdmissionRequest, config: InjectionConf
   const namespace = request.namespace ?? '';
   if (!isPodCreate(request) || !isRecord(request.object)) {
     return { outcome: 'ignored', reason: 'not-a-pod-create', review: respond({ uid: request.uid, allowed: true }), pod: '', namespace };
+  }
+  const malformed = podShapeProblem(request.object);
+  if (malformed !== undefined) {
+    // The API server only sends pods it decoded: this review was written by hand.
+    const message = `vault-courier: ${malformed}; send the pod as the API server encodes it`;
+    return { outcome: 'denied', reason: 'invalid', review: respond({ uid: request.uid, allowed: false, status: { code: 400, reason: 'BadRequest', message } }), pod: '', namespace };
   }
   const pod = request.object as V1Pod;
   const base = { pod: podLabel(pod), namespace };

@@ -107,6 +107,14 @@ test('init first, sidecar right after, then the pod\'s own init containers; exis
   assert.equal(pod.metadata!.annotations!['vault-courier.io/status'], 'injected');
 });
 
+test('a pod without containers (admission runs before validation) is injected, not a TypeError; the API server then names spec.containers', () => {
+  const original = basePod();
+  original.spec = {} as V1Pod['spec'];
+  const pod = applied(original);
+  assert.deepEqual(initOf(pod).map((c) => c.name), ['vault-courier-init', 'vault-courier-sidecar']);
+  assert.equal(specOf(pod).containers, undefined);
+});
+
 test('the secrets volume goes read-only into the selected containers only; token and state only into ours', () => {
   const original = basePod();
   original.spec = { containers: [{ name: 'app', volumeMounts: [{ name: 'x', mountPath: '/x' }] }, { name: 'proxy' }], volumes: [{ name: 'x', emptyDir: {} }] };

@@ -66,7 +66,8 @@ export function mutatePod(pod: V1Pod, spec: InjectionSpec, config: InjectionConf
   mutated.spec = podSpec;
   const facts = podFacts(pod);
   const targets = spec.containers === undefined ? undefined : new Set(spec.containers);
-  for (const container of [...(podSpec.initContainers ?? []), ...podSpec.containers]) {
+  // allContainers: the API server calls admission before validation, so a pod without containers reaches us.
+  for (const container of allContainers(mutated)) {
     if (targets !== undefined && !targets.has(container.name)) continue;
     container.volumeMounts = [...(container.volumeMounts ?? []), secretsMount(spec)];
   }
