@@ -27,7 +27,7 @@ const ANSWER_TIMEOUT_MS = 10_000;
  * bodies, so it must only have levelled off by the second half.
  */
 const HEAP_TOLERANCE = 8 * 1024 * 1024;
-const RSS_TOLERANCE = 32 * 1024 * 1024;
+const RSS_TOLERANCE = 48 * 1024 * 1024;
 
 const SCRIPT = new URL('./webhook-process.ts', import.meta.url).pathname;
 
