@@ -207,7 +207,7 @@ function wrongType(rng: Random, base: Json): AdmissionCase {
   const review = clone(base);
   // Most bases opt in: make sure the typed field sits in a pod that asks for a secret.
   if (rng.chance(0.7)) annotationsOf(review)['vault-courier.io/secret-db'] = 'database/creds/app';
-  for (let i = rng.int(2); i >= 0; i--) setAt(review, rng.pick(TYPED_FIELDS), rng.pick(WRONG));
+  for (let i = rng.int(2); i >= 0; i--) setAt(review, rng.pick(TYPED_FIELDS), clone(rng.pick(WRONG)));
   return encode('wrong-type', review);
 }
 
