@@ -16,4 +16,4 @@ echo "test: lint"; npx eslint --max-warnings 0 .
 # One run, one summary for CI. Integration and end-to-end files each start a real
 # control plane, so files run one at a time on CI's 2 cores.
 node --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 "$@" \
-  'packages/*/src/**/*.test.ts' 'test/**/*.test.ts'
+  'packages/*/src/**/*.test.ts' 'test/**/*.test.ts' 'bench/**/*.test.ts'
