@@ -256,7 +256,8 @@ async function observe(loop: Loop, logs: readonly LogEntry[], args: { replicas: 
   const onPods = (pod: V1Pod) => {
     const name = pod.metadata?.name ?? '';
     if (isEvicted(pod)) firstTime(evictedAt, name, Date.now);
-    firstTime(podCreatedAt, name, () => pod.metadata?.creationTimestamp?.getTime() ?? Date.now());
+    // A watch hands over the JSON string, a list a Date.
+    firstTime(podCreatedAt, name, () => Date.parse(String(pod.metadata?.creationTimestamp ?? new Date().toISOString())));
     if (ready(pod)) firstTime(readyAt, name, Date.now);
     const count = pods.list().filter(ready).length;
     if (window.start === undefined && count === replicas) window.start = Date.now();

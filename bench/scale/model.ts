@@ -13,8 +13,7 @@
  */
 import { backoffDelay, deadline, type LeaseManifest } from '@vault-courier/core';
 import { DEFAULT_TUNING } from '@vault-courier/sidecar/sidecar';
-import { createRateLimiter, type TokenBucketOptions } from '@vault-courier/webhook/evict/rate-limit';
-import { DEFAULT_RATE_LIMIT } from '@vault-courier/webhook/evict/router';
+import { createRateLimiter, DEFAULT_RATE_LIMIT } from '@vault-courier/webhook/evict/rate-limit';
 
 export interface ModelTiming {
   /** Eviction accepted → the replacement's init has logged in and issued its credentials. */
@@ -200,7 +199,7 @@ export function simulate(config: ScaleConfig): ScaleResult {
     const s = Math.floor(atMs / 1000);
     if (s >= 0 && s < seconds) perSecond[name][s] = (perSecond[name][s] ?? 0) + n;
   };
-  const limiter = createRateLimiter(DEFAULT_RATE_LIMIT satisfies TokenBucketOptions);
+  const limiter = createRateLimiter(DEFAULT_RATE_LIMIT);
   const { replicasPerDeployment: replicas } = config;
   const healthy = new Array<number>(config.deployments).fill(0);
   const allowed = new Array<number>(config.deployments).fill(0);

@@ -12,6 +12,9 @@ export interface TokenBucketOptions {
   readonly idleForgetMs?: number;
 }
 
+/** The endpoint's limit per pod: a burst of 5, then one request every 5 s. */
+export const DEFAULT_RATE_LIMIT: TokenBucketOptions = { capacity: 5, refillPerSecond: 0.2 };
+
 export type TakeResult = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterMs: number };
 
 interface Bucket {

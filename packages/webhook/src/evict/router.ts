@@ -16,7 +16,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { afterEviction, EVICTION_ANSWERS, formatRotationMessage, parseDeadlineReport, rotationCondition, type EvictionReason, type InjectionConfig, type Logger, type PodIdentity, type RotationState } from '@vault-courier/core';
 import { blockedMessage, budgetNames, evictionVerdict, OUTCOMES, podStanding, type Outcome, type PodFacts, type PodStanding } from './answers.ts';
 import { createEvictionCluster, jwksUrl, kubeFetch, type EvictionCluster } from './cluster.ts';
-import { createRateLimiter, type TokenBucketOptions } from './rate-limit.ts';
+import { createRateLimiter, DEFAULT_RATE_LIMIT, type TokenBucketOptions } from './rate-limit.ts';
 import { createClusterKeySet, createTokenVerifier, type TokenVerifier } from './token-verifier.ts';
 import { createVaultHealthCheck, type VaultHealthCheck } from './vault-health.ts';
 
@@ -39,8 +39,6 @@ export const EVENT_REASONS = {
   /** A refusal the sidecar cannot fix by retrying: the API server refused the pods/status patch (e.g. RBAC). */
   statusRefused: 'RotationStatusFailed',
 } as const;
-
-export const DEFAULT_RATE_LIMIT: TokenBucketOptions = { capacity: 5, refillPerSecond: 0.2 };
 
 export interface EvictRouterDeps {
   readonly logger: Logger;
