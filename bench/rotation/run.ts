@@ -117,6 +117,11 @@ const fmtMedian = (xs: readonly number[]) => {
   return m === undefined ? '—' : seconds(m);
 };
 
+/** How long after `fromMs` every original had rotated, if it did. */
+function rotatedAfter(o: Observed, fromMs: number): string {
+  return o.outcome === 'rotated' && Number.isFinite(fromMs) ? seconds(o.windowEnd - fromMs) : 'not reached';
+}
+
 function outcomeText(o: Observed, timeoutSeconds: number): string {
   if (o.outcome === 'rotated') return 'yes';
   return o.outcome === 'stalled' ? `no: stalled (no eviction for ${o.stallSeconds} s)` : `no (timeout ${timeoutSeconds} s)`;
@@ -197,8 +202,8 @@ function printFigures(o: Observed, args: { dbTtlSeconds: number; timeoutSeconds:
     { figure: 'pods whose credentials expired before their eviction', measured: expiredFirst, goal: 0, result: verdict(expiredFirst === 0) },
     { figure: 'app lost its database connection (revoked at expiry)', measured: connectionsLost, goal: 0, result: verdict(connectionsLost === 0) },
     { figure: 'least margin: eviction before the credentials’ expiry', measured: least === undefined ? '—' : seconds(least), goal: '> 0', result: least === undefined ? '' : verdict(least > 0) },
-    { figure: 'time: first eviction → every original rotated', measured: o.evictedAt.size === 0 ? '—' : seconds(o.windowEnd - firstEviction), goal: '', result: '' },
-    { figure: 'time: Deployment created → every original rotated', measured: seconds(o.windowEnd - o.createdAt), goal: '', result: '' },
+    { figure: 'time: first eviction → every original rotated', measured: rotatedAfter(o, firstEviction), goal: '', result: '' },
+    { figure: 'time: Deployment created → every original rotated', measured: rotatedAfter(o, o.createdAt), goal: '', result: '' },
     { figure: 'evictions in the window', measured: evictions, goal: '', result: '' },
     { figure: 'PDB cycle: median between accepted evictions', measured: cycle === undefined ? '—' : seconds(cycle), goal: '', result: '' },
     { figure: 'eviction → replacement: credentials delivered / Ready, median', measured: `${fmtMedian(replacement.delivered)} / ${fmtMedian(replacement.ready)}`, goal: '', result: '' },
