@@ -4,6 +4,7 @@
  * the time is passed in.
  */
 import type { V1Namespace, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import { ANNOTATIONS, STATUS_INJECTED } from '@vault-courier/core';
 import { podStatusLine, type InjectedLine, type NotInjectedLine, type WebhookFacts } from './pod-status.ts';
 
 export const REPORT_API_VERSION = 'vault-courier.io/v1alpha1';
@@ -83,7 +84,7 @@ export function formatTable(report: StatusReport, nowMs: number): string {
   const problems = report.injected.filter((l) => l.problem !== null);
   for (const l of problems) out.push(`${l.namespace}/${l.pod}: ${l.problem}`);
   if (report.notInjected.length > 0) {
-    out.push('', `Never injected: ${report.notInjected.length} pod(s) ask for secrets but have no ${'vault-courier.io/status: injected'}`);
+    out.push('', `Never injected: ${report.notInjected.length} pod(s) ask for secrets but have no ${ANNOTATIONS.status}: ${STATUS_INJECTED}`);
     out.push(table(['NAMESPACE', 'POD', 'SECRETS', 'WHY'], report.notInjected.map((l) => [l.namespace, l.pod, list(l.secrets), l.message])));
   }
   return `${out.join('\n')}\n`;
