@@ -12,9 +12,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createNamespace, createServiceAccount, requestServiceAccountToken } from '@vault-courier/devcluster';
 import { EVICT_AUDIENCE, ROTATION_CONDITION_TYPE, VAULT_AUDIENCE } from '@vault-courier/core';
+import { createTokenKit, type EvictionWorld } from '../fuzz/eviction-cases.ts';
+import { fuzzEvictionEndpoints } from '../fuzz/eviction-fuzz.ts';
+import { seededRandom } from '../fuzz/random.ts';
 import { createWorkload, eventually, INJECTED_METADATA, isEvicted, podEvents, readPod, readyPods, startRotationWorld, type RotationWorld } from './rotation-fixture.ts';
 
 interface Answer {
@@ -217,5 +224,55 @@ describe('POST /evict on the real API server', { timeout: 600_000 }, () => {
       await world.vaultProxy.up();
     }
     assert.equal((await post(world, '/evict', token)).status, 201);
+  });
+
+  test('3,000 fuzzed requests and tokens against the cluster\'s real keys: every answer a v1 Status with its reason, never a 5xx, never an eviction; memory flat', async () => {
+    const kc = world.cluster.kubeConfig;
+    await createNamespace(kc, 'fuzz');
+    await createServiceAccount(kc, 'fuzz', 'app');
+    const spec = { serviceAccountName: 'app', containers: [{ name: 'app', image: 'registry.example/app:1' }] };
+    const create = async (name: string, injected: boolean) => {
+      const pod = await world.core.createNamespacedPod({ namespace: 'fuzz', body: { metadata: { name, ...(injected ? INJECTED_METADATA : {}) }, spec } });
+      return { namespace: 'fuzz', name, uid: uidOf(pod), token: await podToken(world, 'fuzz', name, uidOf(pod)) };
+    };
+    const [live, deleted, plain] = await Promise.all([create('live', true), create('deleted', true), create('plain', false)]);
+    await world.core.deleteNamespacedPod({ namespace: 'fuzz', name: 'deleted' });
+    await eventually('the deleted pod gone', async () => ((await readPod(world, 'fuzz', 'deleted')) === undefined ? true : undefined));
+    const fuzzWorld: EvictionWorld = {
+      // The API server's own signing key: tokens with every claim wrong but the signature right.
+      signingKeyPem: await readFile(join(world.cluster.dir, 'pki', 'service-account.key'), 'utf8'),
+      kid: decodeProtectedHeader(live.token).kid ?? '',
+      issuer: world.cluster.serviceAccountIssuer,
+      live,
+      deleted,
+      plain,
+    };
+    const kit = await createTokenKit(fuzzWorld);
+    const rng = seededRandom('eviction fuzzer');
+    const url = world.webhook.url.replace('localhost', '127.0.0.1');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heap = () => (gc(), gc(), process.memoryUsage().heapUsed);
+    const evictedBefore = await world.registry.getSingleMetricAsString('vault_courier_eviction_requests_total');
+
+    const started = performance.now();
+    const run = await fuzzEvictionEndpoints({ url, ca: world.cluster.caPem, kit, rng, count: 500 });
+    const warm = heap();
+    await fuzzEvictionEndpoints({ url, ca: world.cluster.caPem, kit, rng, count: 2_500, run });
+    const end = heap();
+    const seconds = (performance.now() - started) / 1000;
+    const answers = [...run.answers].sort().map(([k, n]) => `${k}: ${n}`).join(', ');
+    console.error(`eviction fuzzer: 3000 requests in ${seconds.toFixed(1)} s; test-process heap ${(warm / 2 ** 20).toFixed(1)} -> ${(end / 2 ** 20).toFixed(1)} MiB; answers: ${answers}`);
+
+    assert.equal(run.problems.length, 0, `seed ${rng.seed}: wrong answers:\n  ${run.problems.join('\n  ')}`);
+    const still = await readPod(world, 'fuzz', 'live');
+    assert.equal(still?.metadata?.uid, live.uid);
+    assert.equal(still?.metadata?.deletionTimestamp, undefined, 'the live pod was not evicted');
+    assert.ok(!(await podEvents(world, 'fuzz', 'live')).some((e) => e.reason === 'EvictionRequested'));
+    const requested = (text: string) => /endpoint="evict",outcome="requested"} (\d+)/.exec(text)?.[1] ?? '0';
+    assert.equal(requested(await world.registry.getSingleMetricAsString('vault_courier_eviction_requests_total')), requested(evictedBefore), 'no eviction was requested');
+    assert.ok(!world.webhookLog.text().includes(live.token.split('.')[1] ?? 'x'), 'a token reached the webhook log');
+    // The webhook runs in this process: its heap is what grew, if anything did.
+    assert.ok(end - warm < 16 * 2 ** 20, `heap grew by ${((end - warm) / 2 ** 20).toFixed(1)} MiB (tolerance 16 MiB)`);
   });
 });

@@ -103,8 +103,9 @@ function errorHandler(logger: Logger, metrics: WebhookMetrics) {
     }
     const status = (err as { status?: unknown }).status;
     const code = typeof status === 'number' && status >= 400 && status < 500 ? status : 500;
-    const reason = code === 413 ? 'the request body is larger than the webhook accepts' : code < 500 ? `the request body is not valid JSON: ${(err as Error).message}` : 'internal error';
-    logger.warn({ err, status: code, path: req.path }, 'request refused');
+    // Never the parser's message: V8 quotes the body in it, and a pod's env values are secrets.
+    const reason = code === 413 ? 'the request body is larger than the webhook accepts' : code < 500 ? 'the request body is not valid JSON: send the AdmissionReview as UTF-8 JSON' : 'internal error';
+    logger.warn({ ...(code === 500 ? { err } : { type: (err as { type?: unknown }).type }), status: code, path: req.path }, 'request refused');
     if (req.path === MUTATE_PATH || req.path === WARN_PATH) metrics.reviews.inc({ outcome: 'error', reason: code === 413 ? 'too-large' : 'malformed' });
     res.status(code).json({ error: reason });
   };

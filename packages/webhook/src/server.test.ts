@@ -217,3 +217,22 @@ test('every setting the admission path uses reaches it: VAULT_COURIER_EVICT_OWNE
     await pki.remove();
   }
 });
+
+test('a body that is not JSON is refused without quoting it: not in the answer, not in the log (the parser\'s message would)', async () => {
+  const pki = await createTestPki();
+  const logs = sink();
+  const webhook = await startWebhook(testWebhookConfig(testTls(pki)), logs.logger);
+  try {
+    for (const body of [`{"env":[{"value":"${CANARY}" x`, `${CANARY}`, `{"a":"${CANARY}"}}`]) {
+      const answer = await httpsPost(`${webhook.url}/mutate`, body, { ca: pki.ca.certPem });
+      assert.equal(answer.status, 400);
+      assert.match(answer.json<{ error: string }>().error, /not valid JSON/);
+      assert.ok(!answer.text.includes(CANARY.slice(0, 10)), answer.text);
+    }
+    assert.ok(!logs.text().includes(CANARY.slice(0, 10)), 'the body reached the log');
+    assert.match(logs.text(), /entity\.parse\.failed/);
+  } finally {
+    await webhook.close();
+    await pki.remove();
+  }
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { blockedMessage, budgetNames, evictionVerdict, podStanding, type PodFacts, type PodStanding } from './answers.ts';
+import { blockedMessage, bodyProblem, budgetNames, evictionVerdict, podStanding, type PodFacts, type PodStanding } from './answers.ts';
 
 const UID = '0b8d2f4e-1c3a-4e5f-8a9b-0c1d2e3f4a5b';
 const injected: PodFacts = { uid: UID, annotations: { 'vault-courier.io/status': 'injected' }, containerNames: ['vault-courier-init', 'vault-courier-sidecar', 'app'] };
@@ -50,4 +50,18 @@ test("budgetNames: the budget from the Eviction API's DisruptionBudget causes", 
     'Eviction for credential rotation blocked by PodDisruptionBudget keep-one: The disruption budget keep-one needs 1 healthy pods and has 1 currently. The sidecar retries with backoff.',
   );
   assert.match(blockedMessage("Cannot evict pod as it would violate the pod's disruption budget.", []), /blocked by a PodDisruptionBudget: Cannot evict pod/);
+});
+
+test('bodyProblem: what body-parser refused becomes a BadRequest message that never quotes the body', () => {
+  const cases: [unknown, string | undefined][] = [
+    [{ type: 'entity.too.large', status: 413 }, 'the request body is larger than 4kb'],
+    [Object.assign(new SyntaxError('Unexpected token \'c\', "canary-body" is not valid JSON'), { type: 'entity.parse.failed', status: 400 }), 'the request body is not valid JSON (send a JSON object)'],
+    [{ type: 'charset.unsupported', status: 415 }, 'the request body must be UTF-8 JSON without a Content-Encoding'],
+    [{ type: 'encoding.unsupported', status: 415 }, 'the request body must be UTF-8 JSON without a Content-Encoding'],
+    [{ type: 'request.aborted', status: 400 }, 'the request body could not be read'],
+    [{ type: 'stream.encoding.set', status: 500 }, undefined],
+    [new Error('a bug in a handler'), undefined],
+    [undefined, undefined],
+  ];
+  for (const [err, expected] of cases) assert.equal(bodyProblem(err), expected, JSON.stringify(err));
 });

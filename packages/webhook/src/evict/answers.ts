@@ -95,3 +95,18 @@ export function blockedMessage(apiMessage: string, causeMessages: readonly strin
   const detail = causeMessages.length > 0 ? causeMessages.join('; ') : apiMessage;
   return `Eviction for credential rotation blocked by ${by}: ${detail}. The sidecar retries with backoff.`;
 }
+
+/** The sidecar's bodies are a few hundred bytes. */
+export const ENDPOINT_BODY_LIMIT = '4kb';
+
+/**
+ * What body-parser refused, in words that never quote the body (a JSON syntax error
+ * message would); undefined for an error that is not about the body.
+ */
+export function bodyProblem(err: unknown): string | undefined {
+  const { type, status } = (typeof err === 'object' && err !== null ? err : {}) as { type?: unknown; status?: unknown };
+  if (type === 'entity.too.large') return `the request body is larger than ${ENDPOINT_BODY_LIMIT}`;
+  if (type === 'entity.parse.failed') return 'the request body is not valid JSON (send a JSON object)';
+  if (type === 'charset.unsupported' || type === 'encoding.unsupported') return 'the request body must be UTF-8 JSON without a Content-Encoding';
+  return typeof status === 'number' && status >= 400 && status < 500 ? 'the request body could not be read' : undefined;
+}

@@ -10,11 +10,11 @@
  * (core's rotation-condition.ts), which `vault-courier status` reads.
  * Contract: docs/eviction-endpoint.md, docs/contract.md ("Rotation status").
  */
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterEviction, EVICTION_ANSWERS, formatRotationMessage, parseDeadlineReport, rotationCondition, type EvictionReason, type InjectionConfig, type Logger, type PodIdentity, type RotationState } from '@vault-courier/core';
-import { blockedMessage, budgetNames, evictionVerdict, OUTCOMES, podStanding, type Outcome, type PodFacts, type PodStanding } from './answers.ts';
+import { blockedMessage, bodyProblem, budgetNames, ENDPOINT_BODY_LIMIT, evictionVerdict, OUTCOMES, podStanding, type Outcome, type PodFacts, type PodStanding } from './answers.ts';
 import { createEvictionCluster, jwksUrl, kubeFetch, type EvictionCluster } from './cluster.ts';
 import { createRateLimiter, DEFAULT_RATE_LIMIT, type TokenBucketOptions } from './rate-limit.ts';
 import { createClusterKeySet, createTokenVerifier, type TokenVerifier } from './token-verifier.ts';
@@ -102,12 +102,13 @@ const ASKED: Readonly<Record<string, string>> = { evict: 'evict', 'expiry-warnin
 const NOT_INJECTED =
   'is not injected by vault-courier (no vault-courier.io/status: injected annotation, no vault-courier-sidecar container): only injected pods may use this endpoint';
 
+const ENDPOINT_PATHS = [EVICT_PATH, EXPIRY_WARNING_PATH, DEADLINE_PATH];
 export function createEvictRouter(deps: EvictRouterDeps): Router {
   const router = express.Router();
   const now = deps.now ?? Date.now;
   const limiter = createRateLimiter(deps.rateLimit ?? DEFAULT_RATE_LIMIT);
   const counter = outcomeCounter(deps.registry);
-  router.use([EVICT_PATH, EXPIRY_WARNING_PATH, DEADLINE_PATH], express.json({ limit: '4kb', strict: true }));
+  router.use(ENDPOINT_PATHS, express.json({ limit: ENDPOINT_BODY_LIMIT, strict: true }));
 
   function send(res: Response, endpoint: string, reason: EvictionReason, message: string): void {
     counter.inc({ endpoint, outcome: OUTCOMES[reason] satisfies Outcome });
@@ -323,6 +324,20 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     }
     log.info({ rotation: report.state.reason, deadline: report.state.deadline }, 'rotation deadline recorded on the pod');
     send(res, endpoint, 'Recorded', 'deadline recorded');
+  });
+
+  // body-parser's refusals are answers too: without this the app's handler sent `{ error }`,
+  // not a Status the sidecar reads (found by the fuzzer in test/integration/evict.test.ts).
+  router.use(ENDPOINT_PATHS, (err: unknown, req: Request, res: Response, next: NextFunction) => {
+    const problem = bodyProblem(err);
+    if (problem === undefined || res.headersSent) {
+      next(err);
+      return;
+    }
+    // Mounted on the endpoint's path, so baseUrl is that path.
+    const endpoint = req.baseUrl.slice(1);
+    deps.logger.warn({ endpoint, problem }, 'eviction endpoint refused a request body');
+    send(res, endpoint, 'BadRequest', problem);
   });
 
   return router;
