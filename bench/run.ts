@@ -1,7 +1,7 @@
 /**
  * Every benchmark, one after the other, each printing its figures beside the reference it
  * is measured against. Usage: npm run bench   (after `npm run setup` or `npm test`)
- *   bench/webhook/run.ts   POST /mutate latency and throughput on one core
+ *   bench/webhook/run.ts   POST /mutate throughput, latency and memory next to vault-k8s
  *   bench/init/run.ts      init container wall time next to `vault agent` as an init
  *   bench/devcluster.ts    start-to-ready time and memory of the real parts
  *   bench/rotation/run.ts  one full rotation by eviction of 20 replicas on the real node (root)

@@ -11,7 +11,8 @@ die() { echo "setup: $*" >&2; exit 1; }
 
 # Debian's packages: PostgreSQL for dynamic database credentials; runc, the CNI plugins and
 # iptables (kube-proxy) for the node; buildah, mmdebstrap and a static-capable gcc for the
-# images. Each is looked for by a file it installs; only what is missing is installed.
+# images; wrk, the load generator of bench/webhook. Each is looked for by a file it installs;
+# only what is missing is installed.
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/sbin/runc ] || missing+=(runc)
@@ -20,6 +21,7 @@ ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v buildah >/dev/null || missing+=(buildah)
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+command -v wrk >/dev/null || missing+=(wrk)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} from Debian's packages"
   command -v apt-get >/dev/null || die "no apt-get: install ${missing[*]} by hand and rerun: bash scripts/setup.sh"
