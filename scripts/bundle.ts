@@ -6,6 +6,7 @@
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { asciiOnly, sideEffectFreeClientNode } from './bundle-memory.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 export const BINARIES = ['webhook', 'init', 'sidecar', 'demo-app'] as const;
@@ -43,7 +44,9 @@ async function bundle(name: string): Promise<void> {
     legalComments: 'eof',
     banner: { js: banner },
     logLevel: 'warning',
+    plugins: [sideEffectFreeClientNode],
   });
+  asciiOnly(outfile);
   console.log(`bundle: ${path.relative(root, outfile)} in ${Math.round(performance.now() - started)} ms`);
 }
 

@@ -5,13 +5,12 @@
  * beyond translating API answers into plain data (answers.ts decides).
  */
 import { createHash } from 'node:crypto';
-import { request as httpRequest, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { hostname } from 'node:os';
-import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, WellKnownApi, type CoreV1Event, type KubeConfig, type V1Eviction, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, type CoreV1Event, type KubeConfig, type V1Eviction, type V1Pod } from '@kubernetes/client-node';
 import type { FetchImplementation } from 'jose';
 import { CourierError, parseRotationCondition, ROTATION_CONDITION_TYPE, type PodIdentity, type RotationCondition } from '@vault-courier/core';
 import type { PodFacts } from './answers.ts';
+import { corePath, kubeRequest, sendWithCredentials } from './kube-request.ts';
 
 /** The Eviction API's own answer: 201 accepted, 429 a budget blocks, 404, 409 (ambiguous), … */
 export interface EvictionAnswer {
@@ -56,10 +55,6 @@ function parseStatus(body: unknown): StatusBody {
   return typeof body === 'object' && body !== null ? (body as StatusBody) : {};
 }
 
-function asJson(value: unknown): unknown {
-  return typeof value === 'string' ? JSON.parse(value) : value;
-}
-
 /** The pod's readable vault-courier.io/Rotation condition, as a PodFacts field. */
 function rotationOf(pod: V1Pod): Pick<PodFacts, 'rotation'> {
   const rotation = parseRotationCondition(pod.status?.conditions?.find((c) => c.type === ROTATION_CONDITION_TYPE));
@@ -87,20 +82,7 @@ export function jwksUrl(kc: KubeConfig): URL {
  */
 export function kubeFetch(kc: KubeConfig): FetchImplementation {
   return async (url, init) => {
-    const opts: RequestOptions & { headers: Record<string, string> } = { method: 'GET', headers: Object.fromEntries(init.headers.entries()), signal: init.signal };
-    await kc.applyToHTTPSOptions(opts);
-    const target = new URL(url);
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const { status, body } = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
-      const req = send(target, opts, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end();
-    }).catch((cause: unknown) => {
+    const { status, body } = await sendWithCredentials(kc, new URL(url), { method: 'GET', headers: Object.fromEntries(init.headers.entries()), signal: init.signal }).catch((cause: unknown) => {
       throw new CourierError('kubernetes', "cannot fetch the cluster's service-account keys from /openid/v1/jwks", { cause, retryable: true });
     });
     if (status !== 200) throw new CourierError('kubernetes', `the API server answered ${status} for /openid/v1/jwks (the webhook needs get on that URL)`, { retryable: true });
@@ -117,8 +99,6 @@ export function eventName(pod: PodIdentity, reason: string): string {
 }
 
 export function createEvictionCluster(kc: KubeConfig): EvictionCluster {
-  const core = kc.makeApiClient(CoreV1Api);
-  const wellKnown = kc.makeApiClient(WellKnownApi);
   const instance = hostname();
 
   return {
@@ -130,7 +110,7 @@ export function createEvictionCluster(kc: KubeConfig): EvictionCluster {
         deleteOptions: { preconditions: { uid: pod.uid } },
       };
       try {
-        await core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body });
+        await kubeRequest(kc, { method: 'POST', path: corePath(pod.namespace, 'pods', pod.name, 'eviction'), body });
         return { status: 201, message: `eviction of pod ${pod.namespace}/${pod.name} accepted`, causes: [] };
       } catch (err) {
         if (!(err instanceof ApiException)) throw err;
@@ -157,7 +137,7 @@ export function createEvictionCluster(kc: KubeConfig): EvictionCluster {
           lastTimestamp: now,
           count: 1,
         };
-        await core.createNamespacedEvent({ namespace: pod.namespace, body });
+        await kubeRequest(kc, { method: 'POST', path: corePath(pod.namespace, 'events'), body });
         return;
       } catch (err) {
         if (!(err instanceof ApiException && err.code === 409)) throw err;
@@ -165,11 +145,12 @@ export function createEvictionCluster(kc: KubeConfig): EvictionCluster {
       // Same pod, same reason (a PDB blocking for an hour): one Event counted, as the
       // kubelet's recorder aggregates, not one object per retry. The test op makes a
       // concurrent replica's increment fail instead of being lost silently.
-      const existing = await core.readNamespacedEvent({ name, namespace: pod.namespace });
+      const existing = await kubeRequest<CoreV1Event>(kc, { method: 'GET', path: corePath(pod.namespace, 'events', name) });
       const count = existing.count ?? 1;
-      await core.patchNamespacedEvent({
-        name,
-        namespace: pod.namespace,
+      await kubeRequest(kc, {
+        method: 'PATCH',
+        path: corePath(pod.namespace, 'events', name),
+        contentType: 'application/json-patch+json',
         body: [
           { op: 'test', path: '/count', value: count },
           { op: 'replace', path: '/count', value: count + 1 },
@@ -181,7 +162,7 @@ export function createEvictionCluster(kc: KubeConfig): EvictionCluster {
 
     async readPod(pod) {
       try {
-        return podFacts(await core.readNamespacedPod({ name: pod.name, namespace: pod.namespace }));
+        return podFacts(await kubeRequest<V1Pod>(kc, { method: 'GET', path: corePath(pod.namespace, 'pods', pod.name) }));
       } catch (err) {
         if (err instanceof ApiException && err.code === 404) return undefined;
         throw err;
@@ -193,7 +174,7 @@ export function createEvictionCluster(kc: KubeConfig): EvictionCluster {
       // are. The uid in the patch makes it fail (uid is immutable) on a successor pod.
       const body = { metadata: { uid: pod.uid }, status: { conditions: [condition] } };
       try {
-        await core.patchNamespacedPodStatus({ name: pod.name, namespace: pod.namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+        await kubeRequest(kc, { method: 'PATCH', path: corePath(pod.namespace, 'pods', pod.name, 'status'), contentType: 'application/strategic-merge-patch+json', body });
         return { status: 200, message: 'condition written' };
       } catch (err) {
         if (!(err instanceof ApiException)) throw err;
@@ -202,7 +183,7 @@ export function createEvictionCluster(kc: KubeConfig): EvictionCluster {
     },
 
     async fetchIssuer() {
-      const doc = asJson(await wellKnown.getServiceAccountIssuerOpenIDConfiguration()) as { issuer?: unknown };
+      const doc = await kubeRequest<{ issuer?: unknown } | undefined>(kc, { method: 'GET', path: '/.well-known/openid-configuration' });
       if (typeof doc?.issuer !== 'string') throw new Error('/.well-known/openid-configuration has no issuer');
       return doc.issuer;
     },
