@@ -20,6 +20,14 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** Busy seconds of one core, every process together (/proc/stat: all but idle and iowait). */
+export function coreBusySeconds(core: number): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${core} `));
+  if (line === undefined) throw new Error(`no cpu${core} in /proc/stat`);
+  const [user, nice, system, , , irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number) as number[];
+  return (user! + nice! + system! + irq! + softirq! + steal!) / TICKS_PER_SECOND;
+}
+
 export interface Memory {
   readonly rssMiB: number;
   /** RssAnon: heap, stacks, every private mapping not backed by a file. */

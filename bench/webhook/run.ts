@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDevCluster } from '@vault-courier/devcluster';
 import { freePorts } from '@vault-courier/devcluster/ports';
-import { cpuSeconds, haveWrk, memory, runLoad, type LoadResult, type Memory } from './measure.ts';
+import { coreBusySeconds, cpuSeconds, haveWrk, memory, runLoad, type LoadResult, type Memory } from './measure.ts';
 import { benchReview } from './review.ts';
 import { courierSpec, inClusterIdentity, SERVER_NAME, startSide, vaultK8sSpec, type Identity, type SideSpec } from './sides.ts';
 
@@ -47,6 +47,8 @@ interface Sample {
   readonly paced: LoadResult;
   /** Server CPU seconds per wall second during the maximum-throughput phase. */
   readonly serverCores: number;
+  /** What every other process took of the server's core meanwhile (a shared machine). */
+  readonly otherCores: number;
   readonly patchOps: number;
 }
 
@@ -79,11 +81,14 @@ async function measure(spec: SideSpec, caPem: string, bodyFile: string, body: Bu
     const load = { url: side.url, bodyFile, core: LOAD_CORE, dir };
     await runLoad({ ...load, connections: Number(values.connections), seconds: Number(values.warmup) });
     const before = cpuSeconds(side.pid);
+    const coreBefore = coreBusySeconds(SERVER_CORE);
     const max = await runLoad({ ...load, connections: Number(values.connections), seconds: SECONDS });
-    const serverCores = (cpuSeconds(side.pid) - before) / max.seconds;
+    const serverSeconds = cpuSeconds(side.pid) - before;
+    const serverCores = serverSeconds / max.seconds;
+    const otherCores = Math.max(0, coreBusySeconds(SERVER_CORE) - coreBefore - serverSeconds) / max.seconds;
     const paced = await runLoad({ ...load, connections: Number(values['paced-connections']), seconds: SECONDS, delayMs: Number(values['paced-delay-ms']) });
     for (const result of [max, paced]) if (result.errors > 0) throw new Error(`${spec.name}: ${result.errors} failed requests under load (log: ${side.logFile})`);
-    return { idle, after: memory(side.pid), max, paced, serverCores, patchOps };
+    return { idle, after: memory(side.pid), max, paced, serverCores, otherCores, patchOps };
   } finally {
     await side.stop();
   }
@@ -145,6 +150,7 @@ const rows: Array<[string, (s: Sample) => number, number]> = [
   ['  p99 at max (ms)', (s) => s.max.p99Ms, 2],
   ['  server CPU at max (cores)', (s) => s.serverCores, 2],
   ['  wrk CPU at max (cores)', (s) => s.max.generatorCores, 2],
+  [`  other processes on core ${SERVER_CORE} at max (cores)`, (s) => s.otherCores, 2],
   [`paced: ${values['paced-connections']} connections, ${values['paced-delay-ms']} ms pause (req/s)`, (s) => s.paced.perSecond, 0],
   ['  p50 paced (ms)', (s) => s.paced.p50Ms, 3],
   ['  p99 paced (ms)', (s) => s.paced.p99Ms, 3],
@@ -171,6 +177,8 @@ for (const [label, pick, digits] of rows) {
   const ratio = b.length === 0 ? '' : `${(stats(a).median / stats(b).median).toFixed(2)}×`;
   console.log(`| ${label} | ${fmt(a, digits)} | ${fmt(b, digits)} | ${ratio} |`);
 }
+const shared = [...courier, ...reference].filter((s) => s.otherCores > 0.05).length;
+if (shared > 0) console.log(`\nwarning: in ${shared} of ${courier.length + reference.length} runs other processes took more than 5% of core ${SERVER_CORE}: throughput and latency are not the servers' own (rerun on an idle machine)`);
 if (reference.length > 0) {
   const ratio = (pick: (s: Sample) => number) => stats(courier.map(pick)).median / stats(reference.map(pick)).median;
   const goals = [
