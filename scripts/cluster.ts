@@ -10,7 +10,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ownSignals, prepareCluster, startDevCluster, type DevCluster } from '@vault-courier/devcluster';
+import { embeddedTarget, ownSignals, prepareCluster, startDevCluster, type DevCluster } from '@vault-courier/devcluster';
 
 export const CLUSTER_NAMESPACE = 'demo';
 
@@ -48,9 +48,10 @@ async function main(): Promise<number> {
     process.once('SIGTERM', () => void stop('SIGTERM').then(() => resolve(143)));
   });
   process.stderr.write('vault-courier cluster: starting one node, Vault and PostgreSQL, then vault-courier from its chart\n');
-  const cluster = await startDevCluster({ vault: true, postgres: true, controllers: true, node: true });
+  // Vault bare: the shared steps set it up, as on kind (npm run demo:kind).
+  const cluster = await startDevCluster({ vault: true, configureVault: false, postgres: true, controllers: true, node: true });
   started.cluster = cluster;
-  await prepareCluster(cluster, CLUSTER_NAMESPACE, ttl);
+  await prepareCluster(embeddedTarget(cluster), CLUSTER_NAMESPACE, ttl);
   // Vault serves TLS with a certificate of the cluster CA, as the injected containers see it.
   const vaultCaPath = path.join(cluster.dir, 'vault-ca.crt');
   await writeFile(vaultCaPath, cluster.vault?.caPem ?? cluster.caPem);

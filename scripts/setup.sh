@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs, shared by `npm test` and `npm run demo`; idempotent.
 # Node 26 and the real parts are cached in ~/.cache/vault-courier, so a second run takes seconds.
+# --node-only: Node 26 and the npm packages alone (npm run demo:kind: Docker builds the images).
 set -euo pipefail
+node_only=0
+case ${1:-} in
+  --node-only) node_only=1 ;;
+  "") ;;
+  *) echo "setup: unknown argument '$1'; usage: bash scripts/setup.sh [--node-only]" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 source "$here/real-parts/versions.env"
@@ -11,8 +18,8 @@ die() { echo "setup: $*" >&2; exit 1; }
 
 # Debian's packages: PostgreSQL for dynamic database credentials; runc, the CNI plugins and
 # iptables (kube-proxy) for the node; buildah, mmdebstrap and a static-capable gcc for the
-# images; wrk, the load generator of bench/webhook. Each is looked for by a file it installs;
-# only what is missing is installed.
+# images; wrk, the load generator of bench/webhook; shellcheck for the tests of the shell
+# scripts. Each is looked for by a file it installs; only what is missing is installed.
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/sbin/runc ] || missing+=(runc)
@@ -22,7 +29,8 @@ command -v buildah >/dev/null || missing+=(buildah)
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v wrk >/dev/null || missing+=(wrk)
-if [ ${#missing[@]} -gt 0 ]; then
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+if [ "$node_only" = 0 ] && [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} from Debian's packages"
   command -v apt-get >/dev/null || die "no apt-get: install ${missing[*]} by hand and rerun: bash scripts/setup.sh"
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
@@ -50,6 +58,7 @@ if [ ! -f "$stamp" ] || ! cmp -s "$root/package-lock.json" "$stamp"; then
   (cd "$root" && npm ci --no-audit --no-fund) || die "npm ci failed; retry: bash scripts/setup.sh"
   cp "$root/package-lock.json" "$stamp"
 fi
+[ "$node_only" = 0 ] || exit 0
 
 bash "$here/build-real-parts.sh"
 (cd "$root" && node scripts/bundle.ts) || die "bundling failed; retry: npm run build"

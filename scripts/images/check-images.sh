@@ -23,8 +23,8 @@ crictl_bin="$cache/crictl-$CRICTL_VERSION/crictl"
 list="$root/.tmp/images.json"
 fail() { echo "check-images: FAIL: $*" >&2; exit 1; }
 say() { echo "check-images: $*"; }
-[ -f "$list" ] && [ -f "$CONTAINERS_STORAGE_CONF" ] || fail "no images built; run: bash scripts/build-images.sh"
-[ -x "$bin/containerd" ] && [ -x "$bin/ctr" ] && [ -x "$crictl_bin" ] || fail "containerd, ctr or crictl missing; run: bash scripts/build-real-parts.sh"
+if [ ! -f "$list" ] || [ ! -f "$CONTAINERS_STORAGE_CONF" ]; then fail "no images built; run: bash scripts/build-images.sh"; fi
+if [ ! -x "$bin/containerd" ] || [ ! -x "$bin/ctr" ] || [ ! -x "$crictl_bin" ]; then fail "containerd, ctr or crictl missing; run: bash scripts/build-real-parts.sh"; fi
 
 refs=$("$node" -e 'for (const i of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).images) console.log(i.ref)' "$list" | LC_ALL=C sort)
 archives=$("$node" -e 'for (const i of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).images) console.log(i.archive)' "$list")

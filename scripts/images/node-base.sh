@@ -48,6 +48,7 @@ ln -s ../lib/node_modules/npm/bin/npx-cli.js "$stage/usr/local/bin/npx"
 # Node 26 links libatomic.so.1, which minbase lacks. The merged-usr hook lays out /usr as
 # debian:bookworm-slim has it (usr-is-merged); left alone, bookworm's init-system-helpers
 # pulls in usrmerge and with it a full perl, 50 MB more.
+# shellcheck disable=SC2016 # each hook's "$1" (the chroot) is for the shell mmdebstrap runs it in
 unshare --mount --propagation private -- mmdebstrap --quiet --mode=root --variant=minbase \
   --include=libatomic1 --format=tar --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
   --aptopt='Acquire::Languages "none"' \

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
 import { INIT_CONTAINER_NAME, INJECTED_ENV, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
-import { APP_UID, prepareCluster, PROJECT_IMAGES, readPodLogs, restrictedContainer, startDevCluster, type DevCluster, type PodLogReader } from '@vault-courier/devcluster';
+import { APP_UID, embeddedTarget, prepareCluster, PROJECT_IMAGES, readPodLogs, restrictedContainer, startDevCluster, type DevCluster, type PodLogReader } from '@vault-courier/devcluster';
 import { ContainerOutput, isReady, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -27,12 +27,12 @@ let logs: PodLogReader;
 const output = new ContainerOutput();
 
 before(async () => {
-  cluster = await startDevCluster({ vault: true, postgres: true, controllers: true, node: true });
+  cluster = await startDevCluster({ vault: true, configureVault: false, postgres: true, controllers: true, node: true });
   const node = cluster.node;
   assert.ok(node);
   logs = readPodLogs(node.podLogsDir, output.collect);
   // The webhook's TLS from the certs/ command and the chart's secret mode; the demo uses Helm's generator.
-  await prepareCluster(cluster, NS, 600, { tls: 'certs-command' });
+  await prepareCluster(embeddedTarget(cluster), NS, 600, { tls: 'certs-command' });
   const vault = cluster.vault;
   assert.ok(vault);
   await vault.writeKv('probe/config', { password: CANARY, user: 'probe' });

@@ -70,3 +70,10 @@ test('an eviction seen twice (sidecar log and DisruptionTarget condition) is tol
   const { lines } = play(createTimeline(1), [...start('a', 'user-a'), accepted, accepted]);
   assert.equal(lines.filter((l) => l.includes('eviction requested: accepted')).length, 1);
 });
+
+test('a Warning Event of the API is told once, however often the API counts it again', () => {
+  const warning: DemoEvent = { kind: 'warning', key: 'e1', object: 'pod/pod-a', reason: 'FailedScheduling', message: '0/1 nodes are available' };
+  const { lines, timeline } = play(createTimeline(1), [warning, warning, { ...warning, key: 'e2', reason: 'BackOff' }]);
+  assert.deepEqual(lines, ['pod/pod-a: warning FailedScheduling: 0/1 nodes are available', 'pod/pod-a: warning BackOff: 0/1 nodes are available']);
+  assert.equal(timeline.complete, false);
+});

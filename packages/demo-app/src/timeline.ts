@@ -2,8 +2,8 @@
  * The demo's timeline: what happened to each replica, told in one line per step (pod
  * injected → credentials delivered as user X → eviction requested, blocked or accepted →
  * replacement running as user Y, old user revoked), and when one full rotation of every
- * replica is done. Pure: scripts/demo.ts feeds it events from the pods' watch, the
- * containers' JSON log lines and PostgreSQL's pg_roles, and prints what it returns.
+ * replica is done. Pure: the demo feeds it events from the pods' watch, the API's
+ * Warning Events, the containers' JSON log lines and PostgreSQL's pg_roles, and prints what it returns.
  */
 import { INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
 
@@ -21,7 +21,9 @@ export type DemoEvent =
   | (PodRef & { readonly kind: 'eviction-accepted' })
   | (PodRef & { readonly kind: 'token-revoked' })
   | (PodRef & { readonly kind: 'pod-deleted' })
-  | { readonly kind: 'user-revoked'; readonly user: string };
+  | { readonly kind: 'user-revoked'; readonly user: string }
+  /** A Warning Event of the API about one of the demo's objects (`key`: the Event's uid, told once). */
+  | { readonly kind: 'warning'; readonly key: string; readonly object: string; readonly reason: string; readonly message: string };
 
 export interface PodTrack {
   readonly pod: string;
@@ -40,11 +42,12 @@ export interface Timeline {
   /** By pod uid, in creation order. */
   readonly pods: ReadonlyMap<string, PodTrack>;
   readonly revokedUsers: ReadonlySet<string>;
+  readonly warnings: ReadonlySet<string>;
   readonly complete: boolean;
 }
 
 export function createTimeline(replicas: number): Timeline {
-  return { replicas, pods: new Map(), revokedUsers: new Set(), complete: false };
+  return { replicas, pods: new Map(), revokedUsers: new Set(), warnings: new Set(), complete: false };
 }
 
 /** The sidecar's log messages that make the story, by how they begin. */
@@ -102,7 +105,7 @@ export function usersAwaitingRevocation(timeline: Timeline): string[] {
 
 type Step = { readonly track: PodTrack; readonly line: string | undefined };
 
-function podStep(track: PodTrack, event: Exclude<DemoEvent, { kind: 'pod-created' | 'user-revoked' }>): Step {
+function podStep(track: PodTrack, event: Exclude<DemoEvent, { kind: 'pod-created' | 'user-revoked' | 'warning' }>): Step {
   switch (event.kind) {
     case 'delivered':
       return { track, line: `credentials delivered: ${event.secret} (lease ${event.leaseSeconds} s)` };
@@ -129,8 +132,14 @@ function withPods(timeline: Timeline, pods: Map<string, PodTrack>, revokedUsers 
   return { ...next, complete: timeline.complete || isRotationComplete(next) };
 }
 
+function applyWarning(timeline: Timeline, event: Extract<DemoEvent, { kind: 'warning' }>): { timeline: Timeline; lines: string[] } {
+  if (timeline.warnings.has(event.key)) return { timeline, lines: [] };
+  return { timeline: { ...timeline, warnings: new Set([...timeline.warnings, event.key]) }, lines: [`${event.object}: warning ${event.reason}: ${event.message}`] };
+}
+
 /** Applies one event; returns the new timeline and the lines to print (`<pod>: <what>`). */
 export function applyEvent(timeline: Timeline, event: DemoEvent): { timeline: Timeline; lines: string[] } {
+  if (event.kind === 'warning') return applyWarning(timeline, event);
   const pods = new Map(timeline.pods);
   if (event.kind === 'user-revoked') {
     if (timeline.revokedUsers.has(event.user)) return { timeline, lines: [] };

@@ -15,14 +15,13 @@ import { apiServerFiles, startApiServer } from './apiserver.ts';
 import { startControllerManager } from './controller-manager.ts';
 import { startEtcd } from './etcd.ts';
 import type { TlsMaterial } from './http-probe.ts';
-import { bindClusterRole, createServiceAccount, registerNode, requestServiceAccountToken } from './kube.ts';
+import { registerNode } from './kube.ts';
 import { startClusterWithNode, type NodeHandle } from './node/cluster-with-node.ts';
 import { createCertificateAuthority, createServiceAccountSigningKey, issueCertificate, type CertificateFiles, type CertificateRequest } from './pki.ts';
 import { startPostgres, type Postgres } from './postgres.ts';
 import { groupRssBytes, registerTempDir, unregisterTempDir, withPortRetry, type ManagedProcess } from './process.ts';
+import { configureVaultForCluster } from './vault-setup.ts';
 import {
-  configureDatabase,
-  configureKubernetesAuth,
   DATABASE_MOUNT,
   KUBERNETES_AUTH_PATH,
   KV_MOUNT,
@@ -36,6 +35,12 @@ import {
 export interface DevClusterOptions {
   /** Vault dev server with kubernetes auth, KV v2 at `secret/` (and `database/` with postgres). Default false. */
   readonly vault?: boolean;
+  /**
+   * Vault set up for the cluster (kubernetes auth, KV v2, the database engine with
+   * postgres). Default true; false leaves a bare dev server, for the demo's shared steps
+   * to set up as they do on kind.
+   */
+  readonly configureVault?: boolean;
   /** PostgreSQL in the temp dir. Default false. */
   readonly postgres?: boolean;
   /** kube-controller-manager. Default true. */
@@ -109,10 +114,6 @@ export interface DevCluster {
   stop(): Promise<void>;
 }
 
-const REVIEWER_NAMESPACE = 'kube-system';
-const REVIEWER_SERVICE_ACCOUNT = 'vault-token-reviewer';
-const REVIEWER_TOKEN_SECONDS = 7 * 24 * 3600;
-
 /** Waits for every promise, then throws the first failure: nothing started is left untracked. */
 async function allOrFirstError<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
   const results = await Promise.allSettled(promises);
@@ -121,33 +122,17 @@ async function allOrFirstError<T extends readonly unknown[]>(promises: { [K in k
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
-/**
- * Kubernetes auth through a reviewer service account bound to system:auth-delegator (every
- * login a real TokenReview), KV v2, and the database engine on PostgreSQL.
- */
+/** Vault set up for the cluster (vault-setup.ts) and its admin handle. */
 async function configureVault(
   kubeConfig: KubeConfig,
   vaultServer: VaultServer | undefined,
   postgres: Postgres | undefined,
-  apiServer: { apiServerUrl: string; caPem: string; issuer: string },
+  apiServer: { apiServerUrl: string; caPem: string },
+  configure: boolean,
 ): Promise<DevClusterVault | undefined> {
   if (vaultServer === undefined) return undefined;
-  await createServiceAccount(kubeConfig, REVIEWER_NAMESPACE, REVIEWER_SERVICE_ACCOUNT);
-  await bindClusterRole(kubeConfig, {
-    bindingName: `${REVIEWER_SERVICE_ACCOUNT}-auth-delegator`,
-    clusterRole: 'system:auth-delegator',
-    namespace: REVIEWER_NAMESPACE,
-    serviceAccount: REVIEWER_SERVICE_ACCOUNT,
-  });
-  const reviewerJwt = await requestServiceAccountToken(kubeConfig, {
-    namespace: REVIEWER_NAMESPACE,
-    serviceAccount: REVIEWER_SERVICE_ACCOUNT,
-    audiences: [apiServer.issuer],
-    expirationSeconds: REVIEWER_TOKEN_SECONDS,
-  });
   const client = vaultClient(vaultServer.addr, vaultServer.rootToken, vaultServer.caPem);
-  await configureKubernetesAuth(client, { ...apiServer, reviewerJwt });
-  if (postgres !== undefined) await configureDatabase(client, postgres);
+  if (configure) await configureVaultForCluster(kubeConfig, client, { apiServerUrlForVault: apiServer.apiServerUrl, apiServerCaPem: apiServer.caPem, postgres });
   return {
     ...vaultAdmin(client),
     addr: vaultServer.addr,
@@ -178,8 +163,7 @@ async function startWithNode(options: DevClusterOptions, binaries: Binaries, tim
       // Vault runs in the namespace too: it reviews tokens at the API server's inside address.
       apiServerUrl: parts.node.inClusterApiServerUrl,
       caPem: parts.ca.certPem,
-      issuer: parts.issuer,
-    });
+    }, options.configureVault !== false);
     parts.readyAfterMs['vault-configured'] = Date.now() - began;
     return {
       dir: parts.dir,
@@ -283,7 +267,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
       });
       track({ process: proc });
     };
-    const configure = () => configureVault(kubeConfig, vaultServer, postgres, { apiServerUrl: apiServer.url, caPem: ca.certPem, issuer: apiServer.issuer }).then((v) => {
+    const configure = () => configureVault(kubeConfig, vaultServer, postgres, { apiServerUrl: apiServer.url, caPem: ca.certPem }, options.configureVault !== false).then((v) => {
       readyAfterMs['vault-configured'] = Date.now() - began;
       return v;
     });

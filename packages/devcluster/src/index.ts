@@ -30,7 +30,10 @@ export {
   isEvicted,
   prepareCluster,
   restrictedContainer,
+  runLoop,
   startLoop,
+  type DemoRun,
   type Loop,
   type LoopOptions,
 } from './demo/loop.ts';
+export { apiServerCaPem, embeddedTarget, type DemoTarget, type Endpoint } from './demo/target.ts';

@@ -180,23 +180,27 @@ export interface VaultKubernetesSetup {
   readonly issuer: string;
 }
 
-/** Kubernetes auth at `auth/kubernetes`; KV v2 at `secret/` comes with the dev server. */
-export async function configureKubernetesAuth(client: VaultHttpClient, setup: VaultKubernetesSetup): Promise<void> {
-  await vaultCall('enable kubernetes auth', () => client.enableAuth({ mount_point: 'kubernetes', type: 'kubernetes', description: 'service-account tokens' }));
+/** Kubernetes auth at `auth/kubernetes` (`enable`: mount it first). */
+export async function configureKubernetesAuth(client: VaultHttpClient, setup: VaultKubernetesSetup, options: { enable: boolean }): Promise<void> {
+  if (options.enable) await vaultCall('enable kubernetes auth', () => client.enableAuth({ mount_point: 'kubernetes', type: 'kubernetes', description: 'service-account tokens' }));
   await vaultCall('configure kubernetes auth', () =>
     client.write(`${KUBERNETES_AUTH_PATH}/config`, {
       kubernetes_host: setup.apiServerUrl,
       kubernetes_ca_cert: setup.caPem,
       token_reviewer_jwt: setup.reviewerJwt,
       issuer: setup.issuer,
-      // Vault runs outside any pod: it must not look for a pod's own token and CA.
+      // Vault is told the reviewer token and CA: it must not look for a pod's own (in kind it runs in one).
       disable_local_ca_jwt: true,
     }),
   );
 }
 
-export async function configureDatabase(client: VaultHttpClient, postgres: Postgres): Promise<void> {
-  await vaultCall('enable the database engine', () => client.mount({ mount_point: DATABASE_MOUNT, type: 'database', description: 'PostgreSQL users' }));
+/** Where Vault reaches PostgreSQL, as whom. */
+export type DatabaseConnection = Pick<Postgres, 'forVault' | 'superuser' | 'password'>;
+
+/** The database engine at `database/` (`enable`: mount it first), connected to PostgreSQL. */
+export async function configureDatabase(client: VaultHttpClient, postgres: DatabaseConnection, options: { enable: boolean }): Promise<void> {
+  if (options.enable) await vaultCall('enable the database engine', () => client.mount({ mount_point: DATABASE_MOUNT, type: 'database', description: 'PostgreSQL users' }));
   await vaultCall('configure the PostgreSQL connection', () =>
     client.write(`${DATABASE_MOUNT}/config/${DATABASE_CONNECTION}`, {
       plugin_name: 'postgresql-database-plugin',
