@@ -52,7 +52,7 @@ test('pre-flight: with none of docker, kind, kubectl and helm on PATH, each is n
     ['kind', 'https://kind.sigs.k8s.io/docs/user/quick-start/#installation'],
     ['kubectl', 'https://kubernetes.io/docs/tasks/tools/#kubectl'],
     ['helm', 'https://helm.sh/docs/intro/install/'],
-  ]) {
+  ] as const) {
     assert.ok(stderr.split('\n').some((l) => l.includes(`missing: ${tool};`) && l.includes(where)), `${tool} named with ${where}:\n${stderr}`);
   }
   assert.match(stderr, /install the missing tools above, then rerun: npm run demo:kind/);
