@@ -89,8 +89,9 @@ trap 'interrupted=1' INT TERM
 bash "$here/setup.sh" --node-only >&2
 
 say "creating kind cluster $cluster"
-kind create cluster --name "$cluster" --wait 120s >&2
+# Ours from here on, even half-made (a Ctrl-C during create): the name was free.
 created=1
+kind create cluster --name "$cluster" --wait 120s >&2
 mkdir -p "$marker_dir"
 node_id > "$marker"
 

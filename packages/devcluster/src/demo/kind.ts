@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppsV1Api, CoreV1Api, KubernetesObjectApi, loadAllYaml, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubernetesObjectApi, loadAllYaml, VersionApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { CourierError } from '@vault-courier/core';
 import { registerFinalizer } from '../process.ts';
 import type { DemoTarget } from './target.ts';
@@ -23,6 +23,17 @@ const IN_CLUSTER_API_SERVER = 'https://kubernetes.default.svc';
 export function parseForwardedPort(line: string): number | undefined {
   const match = /^Forwarding from 127\.0\.0\.1:(\d+) -> \d+/.exec(line.trim());
   return match === null ? undefined : Number(match[1]);
+}
+
+/**
+ * Native sidecars (an init container with restartPolicy Always) are on by default from
+ * Kubernetes 1.29; kind's node image follows the kind release. `minor` as /version gives
+ * it ("30", "30+").
+ */
+export function nativeSidecarsProblem(major: string, minor: string): string | undefined {
+  const m = Number.parseInt(minor, 10);
+  if (major === '1' && Number.isInteger(m) && m >= 29) return undefined;
+  return `the kind node runs Kubernetes ${major}.${minor}; the injected sidecar is a native sidecar, on by default from 1.29: update kind (v0.23 and later make 1.30 or newer nodes), then rerun`;
 }
 
 export interface PortForward {
@@ -88,6 +99,9 @@ export interface KindBackends {
 /** Vault and PostgreSQL deployed from scripts/kind/backends.yaml, and the target that reaches them. */
 export async function startKindBackends(options: { kubeConfig: KubeConfig; kubeconfigPath: string; kubectl: string; helm: string; dir: string; timeoutMs?: number }): Promise<KindBackends> {
   const kc = options.kubeConfig;
+  const version = await kc.makeApiClient(VersionApi).getCode();
+  const problem = nativeSidecarsProblem(version.major, version.minor);
+  if (problem !== undefined) throw new CourierError('config', problem);
   const rootToken = `root-${randomBytes(16).toString('hex')}`;
   const password = randomBytes(18).toString('base64url');
   const core = kc.makeApiClient(CoreV1Api);
