@@ -66,12 +66,14 @@ async function streamLines(kc: KubeConfig, path: string, signal: AbortSignal, on
   await kc.applyToHTTPSOptions(options);
   return new Promise((resolve) => {
     const req = https.request(new URL(path, server), { ...options, method: 'GET', signal }, (res) => {
+      // An abort or a dropped connection errors the response (and readline passes it on): the outcome says it.
+      res.on('error', () => resolve('failed'));
       if (res.statusCode !== 200) {
         res.resume();
         return resolve(res.statusCode === 404 ? 'gone' : 'failed');
       }
-      res.on('error', () => undefined);
       const lines = createInterface({ input: res, crlfDelay: Infinity });
+      lines.on('error', () => resolve('failed'));
       lines.on('line', onLine);
       lines.on('close', () => resolve(res.complete ? 'ended' : 'failed'));
     });
