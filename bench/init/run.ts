@@ -3,8 +3,8 @@
  * database credential) against the dev cluster's real Vault with kubernetes auth:
  * vault-courier's init next to `vault agent` configured as vault-k8s configures its init
  * container (exit_after_auth, auto_auth kubernetes with the same JWT file, templates
- * rendering the same 3 secrets as JSON). Runs alternate between the two so machine noise
- * hits both alike.
+ * rendering the same 3 secrets as JSON). Runs alternate between the sides so machine noise
+ * hits all alike. Our side twice: from the startup snapshot the image runs, and from the bundle.
  * Usage: bash scripts/node.sh bench/init/run.ts [runs]   (default 20)
  */
 import { spawn } from 'node:child_process';
@@ -17,8 +17,18 @@ import type { SecretSpec } from '@vault-courier/core';
 
 const RUNS = Number(process.argv[2] ?? 20);
 const ROOT = path.resolve(import.meta.dirname, '../..');
+const SNAPSHOT = path.join(ROOT, 'packages/init/dist/init.blob');
 const BUNDLE = path.join(ROOT, 'packages/init/dist/init.mjs');
-const ENTRY = existsSync(BUNDLE) ? BUNDLE : path.join(ROOT, 'packages/init/src/main.ts');
+/**
+ * Our side: what the image runs (the startup snapshot), and the plain bundle it is made
+ * from, so the snapshot's share is measured in the same run. The source when nothing is built.
+ */
+const VARIANTS: readonly { tool: string; args: readonly string[] }[] = existsSync(SNAPSHOT)
+  ? [
+      { tool: 'vault-courier init (snapshot, as the image runs it)', args: ['--snapshot-blob', SNAPSHOT] },
+      { tool: 'vault-courier init (bundle, no snapshot)', args: [BUNDLE] },
+    ]
+  : [{ tool: 'vault-courier init (source)', args: [path.join(ROOT, 'packages/init/src/main.ts')] }];
 const SECRETS: readonly SecretSpec[] = [
   { name: 'app', path: 'secret/data/app', format: { kind: 'json' } },
   { name: 'api', path: 'secret/data/api', format: { kind: 'json' } },
@@ -95,43 +105,50 @@ try {
   await vault.createDatabaseRole({ name: 'web', ttlSeconds: 600, maxTtlSeconds: 900 });
 
   const vaultBinary = defaultBinaries().vault;
-  const ours: number[] = [];
-  const oursDelivery: number[] = [];
+  const ours = VARIANTS.map(() => ({ wall: [] as number[], delivery: [] as number[] }));
   const agent: number[] = [];
   for (let i = 0; i < RUNS; i++) {
+    for (const [v, variant] of VARIANTS.entries()) {
+      const secretsDir = path.join(work, `run-${i}-${v}`, 'secrets');
+      const stateDir = path.join(work, `run-${i}-${v}`, 'state');
+      for (const d of [secretsDir, stateDir]) mkdirSync(d, { recursive: true });
+      const ourRun = await timeProcess(process.execPath, variant.args, {
+        PATH: process.env.PATH,
+        VAULT_COURIER_VAULT_ADDR: vault.addr,
+        VAULT_COURIER_AUTH_PATH: 'auth/kubernetes',
+        VAULT_COURIER_ROLE: 'web',
+        VAULT_COURIER_SECRETS: JSON.stringify(SECRETS),
+        VAULT_COURIER_SECRETS_DIR: secretsDir,
+        VAULT_COURIER_STATE_DIR: stateDir,
+        VAULT_COURIER_VAULT_JWT_PATH: jwtPath,
+      });
+      ours[v]?.wall.push(ourRun.ms);
+      ours[v]?.delivery.push(deliveryMs(ourRun.stdout));
+      checkDelivered(secretsDir, variant.tool);
+    }
     const run = path.join(work, `run-${i}`);
-    const [secretsDir, stateDir, agentDir] = ['secrets', 'state', 'agent'].map((d) => path.join(run, d)) as [string, string, string];
-    for (const d of [secretsDir, stateDir, agentDir]) mkdirSync(d, { recursive: true });
-    const ourRun = await timeProcess(process.execPath, [ENTRY], {
-      PATH: process.env.PATH,
-      VAULT_COURIER_VAULT_ADDR: vault.addr,
-      VAULT_COURIER_AUTH_PATH: 'auth/kubernetes',
-      VAULT_COURIER_ROLE: 'web',
-      VAULT_COURIER_SECRETS: JSON.stringify(SECRETS),
-      VAULT_COURIER_SECRETS_DIR: secretsDir,
-      VAULT_COURIER_STATE_DIR: stateDir,
-      VAULT_COURIER_VAULT_JWT_PATH: jwtPath,
-    });
-    ours.push(ourRun.ms);
-    oursDelivery.push(deliveryMs(ourRun.stdout));
-    checkDelivered(secretsDir, 'vault-courier init');
+    const agentDir = path.join(run, 'agent');
+    mkdirSync(agentDir, { recursive: true });
     const config = path.join(run, 'agent.hcl');
     writeFileSync(config, agentConfig(vault.addr, jwtPath, agentDir));
     agent.push((await timeProcess(vaultBinary, ['agent', `-config=${config}`, '-log-level=warn'], { PATH: '/usr/bin:/bin', HOME: run })).ms);
     checkDelivered(agentDir, 'vault agent');
   }
 
-  const o = stats(ours);
   const a = stats(agent);
   const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
   console.log(`\ninit container wall time, process start to exit, 3 secrets (2 KV v2, 1 database), ${RUNS} runs each, interleaved`);
-  console.log(`vault-courier init: node ${process.version} ${path.relative(ROOT, ENTRY)}; vault agent: ${path.relative(ROOT, vaultBinary).startsWith('..') ? vaultBinary : path.relative(ROOT, vaultBinary)}\n`);
-  const d = stats(oursDelivery);
+  console.log(`vault-courier init: node ${process.version}; vault agent: ${vaultBinary}\n`);
   console.table([
-    { tool: 'vault-courier init', median: fmt(o.median), p95: fmt(o.p95) },
-    { tool: '  of which login + fetch + write', median: fmt(d.median), p95: fmt(d.p95) },
-    { tool: 'vault agent (exit_after_auth)', median: fmt(a.median), p95: fmt(a.p95) },
-    { tool: 'ratio ours / agent', median: (o.median / a.median).toFixed(2), p95: (o.p95 / a.p95).toFixed(2) },
+    ...VARIANTS.flatMap((variant, v) => {
+      const o = stats(ours[v]?.wall ?? []);
+      const d = stats(ours[v]?.delivery ?? []);
+      return [
+        { tool: variant.tool, median: fmt(o.median), p95: fmt(o.p95), 'median / agent': (o.median / a.median).toFixed(2) },
+        { tool: '  of which login + fetch + write', median: fmt(d.median), p95: fmt(d.p95), 'median / agent': '' },
+      ];
+    }),
+    { tool: 'vault agent (exit_after_auth)', median: fmt(a.median), p95: fmt(a.p95), 'median / agent': '1.00' },
   ]);
 } finally {
   await cluster.stop();

@@ -4,15 +4,18 @@
  * (dockerfile-utils, the Dockerfile language server's validator), multi-stage, built on
  * node:<major>-bookworm-slim (the base scripts/images/node-base.sh can stand in for here;
  * no Alpine, which cannot be built here), a numeric non-root user, nothing but the bundle
- * copied into the runtime stage, and `node` left on PATH, because the webhook injects
- * `command: [node, /app/init.mjs]` and users run `command: [node, -e, ...]`.
+ * (and the init image's startup snapshot) copied into the runtime stage, and `node` left on
+ * PATH, because the webhook injects `command: [node, --snapshot-blob, /app/init.blob]`
+ * and users run `command: [node, -e, ...]`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { validate } from 'dockerfile-utils';
-import { BINARIES } from '../../scripts/bundle.ts';
+import { BINARIES, SNAPSHOTS } from '../../scripts/bundle.ts';
+
+const snapshots = (name: string): boolean => (SNAPSHOTS as readonly string[]).includes(name);
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -82,14 +85,19 @@ for (const { name, file } of IMAGES) {
     assert.notEqual(Number(match[2] ?? 1), 0, 'the group must not be root');
   });
 
-  test(`${file}: the runtime stage copies only the ${name} bundle and runs it`, () => {
+  test(`${file}: the runtime stage copies only the ${name} bundle${snapshots(name) ? ' and its startup snapshot' : ''} and runs it`, () => {
     const stage = runtimeStage(all);
     assert.equal(stage.filter((i) => i.keyword === 'ADD').length, 0, 'ADD fetches and unpacks: use COPY');
     const copies = stage.filter((i) => i.keyword === 'COPY');
     assert.equal(copies.length, 1, 'exactly one COPY into the runtime image');
-    assert.match(copies[0]?.args ?? '', new RegExp(`--from=build .*/packages/${name}/dist/${name}\\.mjs /app/${name}\\.mjs$`));
     const entrypoint = stage.find((i) => i.keyword === 'ENTRYPOINT');
-    assert.equal(entrypoint?.args, `["node", "/app/${name}.mjs"]`);
+    if (snapshots(name)) {
+      assert.match(copies[0]?.args ?? '', new RegExp(`--from=build .*/packages/${name}/dist/${name}\\.blob /src/packages/${name}/dist/${name}\\.mjs /app/$`));
+      assert.equal(entrypoint?.args, `["node", "--snapshot-blob", "/app/${name}.blob"]`);
+    } else {
+      assert.match(copies[0]?.args ?? '', new RegExp(`--from=build .*/packages/${name}/dist/${name}\\.mjs /app/${name}\\.mjs$`));
+      assert.equal(entrypoint?.args, `["node", "/app/${name}.mjs"]`);
+    }
   });
 
   test(`${file}: node stays on PATH in the runtime stage`, () => {

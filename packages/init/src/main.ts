@@ -56,4 +56,12 @@ async function main(): Promise<number> {
 }
 
 // Exit explicitly: idle keep-alive sockets to Vault must not hold the pod's start.
-process.exit(await main());
+function start(): void {
+  void main().then((code) => process.exit(code));
+}
+
+// The image runs this file from a V8 startup snapshot (scripts/bundle.ts): every module
+// above is already evaluated when the process starts, and start() runs on deserialization.
+const { startupSnapshot } = process.getBuiltinModule('node:v8');
+if (startupSnapshot.isBuildingSnapshot()) startupSnapshot.setDeserializeMainFunction(start);
+else start();

@@ -1,5 +1,6 @@
-// The environment node-vault would read on its own, set before node-vault (and the `debug`
-// module it loads) is imported: none of it may change what the client does.
+// The environment a Vault client library would read on its own (node-vault does: the
+// sidecar's and init's clients must not), set before the client is imported: none of it
+// may change what the client does.
 const ENV_CANARY = 'canary-env-token-4c2f';
 process.env.VAULT_TOKEN = ENV_CANARY;
 process.env.VAULT_NAMESPACE = 'env-namespace';
@@ -125,7 +126,7 @@ test('read sends the token it is given, never VAULT_TOKEN', async () => {
   assert.ok(!seen.some((s) => JSON.stringify(s).includes(ENV_CANARY)), 'VAULT_TOKEN reached Vault');
 });
 
-test('DEBUG=* makes node-vault print nothing: no JWT, no token', () => {
+test('DEBUG=* makes the client print nothing: no JWT, no token', () => {
   const printed = stderr.join('');
   assert.ok(!printed.includes(JWT) && !printed.includes(TOKEN), 'a credential reached stderr');
   assert.ok(!printed.includes('node-vault'), `node-vault debug output: ${printed.slice(0, 200)}`);
@@ -171,5 +172,5 @@ test('network failures keep their code: refused, and a timeout on a Vault that h
   assert.deepEqual(refused.failure, { vaultErrors: [], code: 'ECONNREFUSED' });
   const hung = await createVaultClient({ addr: plainAddr, caPem: undefined, requestTimeoutMs: 200 }).read('secret/data/hang', TOKEN).catch((e: unknown) => e);
   assert.ok(hung instanceof VaultFailureError);
-  assert.equal(hung.failure.code, 'ECONNABORTED');
+  assert.equal(hung.failure.code, 'ETIMEDOUT');
 });

@@ -1,15 +1,13 @@
 /**
- * The three Vault calls the init container makes, over node-vault with every option set
- * explicitly. node-vault on its own reads VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE and
- * VAULT_PREFIX from the environment, skips TLS verification when VAULT_SKIP_VERIFY has any
- * value (even "false"), and logs request bodies, the login JWT among them, under
- * DEBUG=node-vault; axios's follow-redirects logs every request's headers, the Vault token
- * among them, under DEBUG=follow-redirects. None of that may happen here: the endpoint, CA,
- * namespace and token come from our configuration only, and the `debug` module is switched off.
- * node-vault sends its `namespace` as X-Vault-Namespace on every request it makes.
+ * The three Vault calls the init container makes, over the sidecar's node:http(s) JSON
+ * client (one client for both injected containers; core does no I/O). Not node-vault,
+ * whose loading alone takes longer than vault agent's whole run: the figures are in
+ * docs/performance.md, "Init". Nothing comes from the environment:
+ * VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_SKIP_VERIFY and DEBUG change nothing; the
+ * endpoint, CA, namespace and token come from our configuration only. Every call, the login
+ * included, carries X-Vault-Namespace when the pod has a Vault namespace.
  */
-import createDebug from 'debug';
-import nodeVault from 'node-vault';
+import { NoAnswerError, requestJson } from '@vault-courier/sidecar/http-json';
 import { VaultFailureError, type VaultFailure } from './vault-errors.ts';
 
 export interface VaultApi {
@@ -31,7 +29,8 @@ export interface VaultClientOptions {
   readonly namespace?: string | undefined;
 }
 
-const noDebug = (): void => {};
+/** Vault refuses to store a request larger than its default max_request_size, so no secret is longer. */
+const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 
 function vaultErrors(body: unknown): string[] {
   const errors = typeof body === 'object' && body !== null ? (body as { errors?: unknown }).errors : undefined;
@@ -39,64 +38,32 @@ function vaultErrors(body: unknown): string[] {
   return errors.filter((e): e is string => typeof e === 'string').map((e) => e.replace(/\s+/g, ' ').trim().slice(0, 300));
 }
 
-/**
- * Keeps the HTTP status, Vault's error strings and the socket error code, nothing else:
- * node-vault's and axios's errors carry the request config, whose headers hold the token and
- * whose body holds the JWT.
- */
-export function toVaultFailure(err: unknown): VaultFailure {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { response?: { statusCode?: unknown; body?: unknown }; code?: unknown };
-  if (typeof e.response?.statusCode === 'number') return { status: e.response.statusCode, vaultErrors: vaultErrors(e.response.body) };
-  return { vaultErrors: [], ...(typeof e.code === 'string' ? { code: e.code } : {}) };
-}
-
-async function call<T>(request: () => Promise<T>): Promise<T> {
-  try {
-    return await request();
-  } catch (err) {
-    throw new VaultFailureError(toVaultFailure(err));
-  }
-}
-
-/**
- * A node-vault client that nothing in the environment can redirect, authenticate or make
- * talkative: every option explicit, the env fallbacks undone, `debug` switched off.
- * `token` is '' for an anonymous client (a login); callers pass tokens per request.
- */
-export function createNodeVault(options: VaultClientOptions & { readonly token?: string }): nodeVault.client {
-  // follow-redirects creates its logger lazily, on the first request: disabling every
-  // namespace now covers it, whatever DEBUG said when `debug` was loaded.
-  createDebug.disable();
-  const tls = { strictSSL: true, ...(options.caPem === undefined ? {} : { ca: options.caPem }) };
-  const token = options.token ?? '';
-  const namespace = options.namespace ?? '';
-  // rpDefaults is read by node-vault but missing from its typings.
-  const vaultOptions: nodeVault.VaultOptions & { rpDefaults: { strictSSL: boolean; timeout: number } } = {
-    apiVersion: 'v1',
-    endpoint: options.addr,
-    token,
-    namespace,
-    pathPrefix: '',
-    noCustomHTTPVerbs: true,
-    debug: noDebug,
-    rpDefaults: { strictSSL: true, timeout: options.requestTimeoutMs },
-    requestOptions: { ...tls, timeout: options.requestTimeoutMs },
-  };
-  const client = nodeVault(vaultOptions);
-  // node-vault replaces an empty token, namespace or prefix with VAULT_TOKEN, VAULT_NAMESPACE
-  // or VAULT_PREFIX (`config.x || process.env.X`); only an assignment afterwards sticks.
-  return Object.assign(client, { token, namespace, pathPrefix: '', endpoint: options.addr });
-}
-
 export function createVaultClient(options: VaultClientOptions): VaultApi {
-  const client = createNodeVault(options);
+  const base = options.addr.endsWith('/') ? options.addr : `${options.addr}/`;
+  const namespace = options.namespace === undefined ? {} : { 'x-vault-namespace': options.namespace };
 
-  const withToken = (token: string) => ({ headers: { 'X-Vault-Token': token } });
+  /**
+   * Resolves with the body of a 2xx answer. A failure keeps the HTTP status, Vault's error
+   * strings and the socket error code, nothing else: never the request, whose headers hold
+   * the token and whose body holds the JWT.
+   */
+  async function call(method: 'GET' | 'POST', path: string, token: string | undefined, body?: unknown): Promise<unknown> {
+    let answer;
+    try {
+      answer = await requestJson({ url: new URL(`v1/${path}`, base), method, headers: { ...namespace, ...(token === undefined ? {} : { 'x-vault-token': token }) }, body, caPem: options.caPem, timeoutMs: options.requestTimeoutMs, maxAnswerBytes: MAX_ANSWER_BYTES });
+    } catch (err) {
+      const failure: VaultFailure = { vaultErrors: [], code: err instanceof NoAnswerError ? err.code : 'EUNKNOWN' };
+      throw new VaultFailureError(failure);
+    }
+    if (answer.status < 200 || answer.status >= 300) throw new VaultFailureError({ status: answer.status, vaultErrors: vaultErrors(answer.body) });
+    return answer.body;
+  }
+
   return {
-    login: (authPath, role, jwt) => call(() => client.write(`${authPath}/login`, { role, jwt }) as Promise<unknown>),
-    read: (path, token) => call(() => client.read(path, withToken(token)) as Promise<unknown>),
+    login: (authPath, role, jwt) => call('POST', `${authPath}/login`, undefined, { role, jwt }),
+    read: (path, token) => call('GET', path, token),
     revokeSelf: async (token) => {
-      await call(() => client.write('auth/token/revoke-self', {}, withToken(token)) as Promise<unknown>);
+      await call('POST', 'auth/token/revoke-self', token, {});
     },
   };
 }

@@ -1,12 +1,18 @@
 /**
- * One JSON request over node:http(s), for the sidecar's only two peers (Vault and the
- * eviction endpoint). Not node-vault: measured on the idle bundle, it costs 8 MB of
- * private memory (26.1 against 18.0 MB) in every pod for the pod's whole life; nor fetch,
- * whose undici would load on the first call for the same job. Never reads the environment
+ * One JSON request over node:http(s), for the injected containers' only peers (Vault and
+ * the eviction endpoint). Not node-vault: in the sidecar it costs 8 MB of private memory
+ * (26.1 against 18.0 MB) in every pod for the pod's whole life; in the init container,
+ * loading it (axios, form-data, and undici, which axios's fetch adapter pulls in) takes
+ * longer than vault agent's whole run (docs/performance.md, "Init"). Nor fetch, whose
+ * undici would load on the first call for the same job. Never reads the environment
  * (no proxy, no VAULT_*), always verifies TLS, bounds the answer's size and the wait.
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+// Loaded on the first request, not at import: the init container's startup snapshot cannot
+// hold node:http's parser binding, and a plain-http Vault never needs TLS loaded. Not
+// `import ... from 'node:http'` either: building that ESM namespace reads every export,
+// and node:http's lazy WebSocket getter then loads undici, zlib, http2 and worker_threads
+// (about 35 ms of every init container's start, several MB of every sidecar's memory).
+const requestOf = (https: boolean) => (https ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')).request;
 
 export interface JsonRequest {
   readonly url: URL;
@@ -16,6 +22,8 @@ export interface JsonRequest {
   /** PEM of the CA for https; Node's bundled roots when absent. */
   readonly caPem: string | undefined;
   readonly timeoutMs: number;
+  /** Bytes kept of the answer (a longer one parses as no body); 64 KiB when absent. */
+  readonly maxAnswerBytes?: number;
 }
 
 export interface JsonAnswer {
@@ -42,7 +50,7 @@ export function requestJson(req: JsonRequest): Promise<JsonAnswer> {
   return new Promise((resolve, reject) => {
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     const https = req.url.protocol === 'https:';
-    const send = https ? httpsRequest : httpRequest;
+    const send = requestOf(https);
     const outgoing = send(
       req.url,
       {
@@ -57,7 +65,7 @@ export function requestJson(req: JsonRequest): Promise<JsonAnswer> {
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size <= MAX_ANSWER_BYTES) chunks.push(chunk);
+          if (size <= (req.maxAnswerBytes ?? MAX_ANSWER_BYTES)) chunks.push(chunk);
         });
         res.on('end', () => {
           let body: unknown;
