@@ -8,12 +8,12 @@
  * Usage: bash scripts/node.sh bench/init/run.ts [runs]   (default 20)
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createNamespace, createServiceAccount, requestServiceAccountToken, startDevCluster } from '@vault-courier/devcluster';
+import { startDevCluster } from '@vault-courier/devcluster';
 import { defaultBinaries } from '@vault-courier/devcluster/binaries';
-import type { SecretSpec } from '@vault-courier/core';
+import { agentConfig, checkDelivered, initEnv, setUpVault } from '../vault-setup.ts';
 
 const RUNS = Number(process.argv[2] ?? 20);
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -29,13 +29,9 @@ const VARIANTS: readonly { tool: string; args: readonly string[] }[] = existsSyn
       { tool: 'vault-courier init (bundle, no snapshot)', args: [BUNDLE] },
     ]
   : [{ tool: 'vault-courier init (source)', args: [path.join(ROOT, 'packages/init/src/main.ts')] }];
-const SECRETS: readonly SecretSpec[] = [
-  { name: 'app', path: 'secret/data/app', format: { kind: 'json' } },
-  { name: 'api', path: 'secret/data/api', format: { kind: 'json' } },
-  { name: 'db', path: 'database/creds/web', format: { kind: 'json' } },
-];
+const GNU_TIME = '/usr/bin/time';
 
-function timeProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
+function timeProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string; stderr: string }> {
   const started = performance.now();
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -46,7 +42,7 @@ function timeProcess(command: string, args: readonly string[], env: NodeJS.Proce
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = performance.now() - started;
-      if (code === 0) resolve({ ms, stdout });
+      if (code === 0) resolve({ ms, stdout, stderr });
       else reject(new Error(`${path.basename(command)} exited ${code}: ${stderr.slice(-500)}`));
     });
   });
@@ -57,27 +53,6 @@ function deliveryMs(stdout: string): number {
   const line = stdout.split('\n').find((l) => l.includes('"all secrets delivered"'));
   if (line === undefined) throw new Error('vault-courier init did not log "all secrets delivered"');
   return (JSON.parse(line) as { elapsedMs: number }).elapsedMs;
-}
-
-function checkDelivered(dir: string, tool: string): void {
-  const files = readdirSync(dir).filter((f) => !f.startsWith('.')).sort();
-  if (files.join() !== 'api,app,db') throw new Error(`${tool} delivered ${files.join() || 'nothing'}`);
-  for (const f of files) JSON.parse(readFileSync(path.join(dir, f), 'utf8'));
-}
-
-function agentConfig(addr: string, jwtPath: string, out: string): string {
-  const template = (secret: SecretSpec) => {
-    const data = secret.path.startsWith('secret/data/') ? '.Data.data' : '.Data';
-    return `template {\n  destination = "${path.join(out, secret.name)}"\n  contents = "{{ with secret \\"${secret.path}\\" }}{{ ${data} | toJSON }}{{ end }}"\n}\n`;
-  };
-  return [
-    'exit_after_auth = true',
-    'pid_file = ""',
-    `vault {\n  address = "${addr}"\n}`,
-    `auto_auth {\n  method "kubernetes" {\n    mount_path = "auth/kubernetes"\n    config = {\n      role = "web"\n      token_path = "${jwtPath}"\n    }\n  }\n  sink "file" {\n    config = {\n      path = "${path.join(out, '.vault-token')}"\n    }\n  }\n}`,
-    'template_config {\n  exit_on_retry_failure = true\n}',
-    ...SECRETS.map(template),
-  ].join('\n');
 }
 
 function stats(samples: readonly number[]): { median: number; p95: number } {
@@ -92,17 +67,7 @@ const cluster = await startDevCluster({ vault: true, postgres: true });
 // The pod's volumes are emptyDir medium Memory: tmpfs here too, for both tools.
 const work = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'bench-init-'));
 try {
-  const vault = cluster.vault;
-  if (vault === undefined) throw new Error('the dev cluster started without Vault');
-  await createNamespace(cluster.kubeConfig, 'shop');
-  await createServiceAccount(cluster.kubeConfig, 'shop', 'web');
-  const jwtPath = path.join(work, 'vault-jwt');
-  writeFileSync(jwtPath, await requestServiceAccountToken(cluster.kubeConfig, { namespace: 'shop', serviceAccount: 'web', audiences: ['vault'], expirationSeconds: 3600 }), { mode: 0o400 });
-  await vault.writePolicy('web', ['secret/data/*', 'database/creds/web'].map((p) => `path "${p}" { capabilities = ["read"] }`).join('\n'));
-  await vault.createVaultRole({ name: 'web', namespace: 'shop', serviceAccount: 'web', policies: ['web'], ttl: 900 });
-  await vault.writeKv('app', { user: 'app', password: 'p4ss word' });
-  await vault.writeKv('api', { key: 'k-123' });
-  await vault.createDatabaseRole({ name: 'web', ttlSeconds: 600, maxTtlSeconds: 900 });
+  const setup = await setUpVault(cluster, work, { tokenTtl: 900, tokenMaxTtl: 900, dbTtl: 600 });
 
   const vaultBinary = defaultBinaries().vault;
   const ours = VARIANTS.map(() => ({ wall: [] as number[], delivery: [] as number[] }));
@@ -112,16 +77,7 @@ try {
       const secretsDir = path.join(work, `run-${i}-${v}`, 'secrets');
       const stateDir = path.join(work, `run-${i}-${v}`, 'state');
       for (const d of [secretsDir, stateDir]) mkdirSync(d, { recursive: true });
-      const ourRun = await timeProcess(process.execPath, variant.args, {
-        PATH: process.env.PATH,
-        VAULT_COURIER_VAULT_ADDR: vault.addr,
-        VAULT_COURIER_AUTH_PATH: 'auth/kubernetes',
-        VAULT_COURIER_ROLE: 'web',
-        VAULT_COURIER_SECRETS: JSON.stringify(SECRETS),
-        VAULT_COURIER_SECRETS_DIR: secretsDir,
-        VAULT_COURIER_STATE_DIR: stateDir,
-        VAULT_COURIER_VAULT_JWT_PATH: jwtPath,
-      });
+      const ourRun = await timeProcess(process.execPath, variant.args, initEnv(setup, secretsDir, stateDir));
       ours[v]?.wall.push(ourRun.ms);
       ours[v]?.delivery.push(deliveryMs(ourRun.stdout));
       checkDelivered(secretsDir, variant.tool);
@@ -130,7 +86,7 @@ try {
     const agentDir = path.join(run, 'agent');
     mkdirSync(agentDir, { recursive: true });
     const config = path.join(run, 'agent.hcl');
-    writeFileSync(config, agentConfig(vault.addr, jwtPath, agentDir));
+    writeFileSync(config, agentConfig(setup, agentDir, { exitAfterAuth: true }));
     agent.push((await timeProcess(vaultBinary, ['agent', `-config=${config}`, '-log-level=warn'], { PATH: '/usr/bin:/bin', HOME: run })).ms);
     checkDelivered(agentDir, 'vault agent');
   }
@@ -150,6 +106,27 @@ try {
     }),
     { tool: 'vault agent (exit_after_auth)', median: fmt(a.median), p95: fmt(a.p95), 'median / agent': '1.00' },
   ]);
+
+  // Peak RSS (what a memory limit must leave room for), in a pass of its own so the timed
+  // runs above carry no wrapper: GNU time's %M, where it is installed.
+  if (existsSync(GNU_TIME)) {
+    const peakMiB = async (command: string, args: readonly string[], env: (run: string) => NodeJS.ProcessEnv) => {
+      const kib: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const run = mkdtempSync(path.join(work, 'peak-'));
+        for (const d of ['secrets', 'state']) mkdirSync(path.join(run, d));
+        const { stderr } = await timeProcess(GNU_TIME, ['-f', 'peak %M', command, ...args], env(run));
+        kib.push(Number(/peak (\d+)/.exec(stderr)?.[1]));
+      }
+      return (Math.max(...kib) / 1024).toFixed(1);
+    };
+    const rows = [];
+    for (const variant of VARIANTS) rows.push({ tool: variant.tool, 'peak RSS MiB, max of 3': await peakMiB(process.execPath, variant.args, (run) => initEnv(setup, path.join(run, 'secrets'), path.join(run, 'state'))) });
+    const config = path.join(work, 'peak-agent.hcl');
+    writeFileSync(config, agentConfig(setup, mkdtempSync(path.join(work, 'peak-agent-')), { exitAfterAuth: true }));
+    rows.push({ tool: 'vault agent (exit_after_auth)', 'peak RSS MiB, max of 3': await peakMiB(vaultBinary, ['agent', `-config=${config}`, '-log-level=warn'], (run) => ({ PATH: '/usr/bin:/bin', HOME: run })) });
+    console.table(rows);
+  } else console.log(`(no ${GNU_TIME}: peak memory not measured)`);
 } finally {
   await cluster.stop();
   rmSync(work, { recursive: true, force: true });

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { validate } from 'dockerfile-utils';
 import { BINARIES, SNAPSHOTS } from '../../scripts/bundle.ts';
+import { SIDECAR_NODE_FLAGS } from '@vault-courier/core/admission/containers';
 
 const snapshots = (name: string): boolean => (SNAPSHOTS as readonly string[]).includes(name);
 
@@ -96,7 +97,8 @@ for (const { name, file } of IMAGES) {
       assert.equal(entrypoint?.args, `["node", "--snapshot-blob", "/app/${name}.blob"]`);
     } else {
       assert.match(copies[0]?.args ?? '', new RegExp(`--from=build .*/packages/${name}/dist/${name}\\.mjs /app/${name}\\.mjs$`));
-      assert.equal(entrypoint?.args, `["node", "/app/${name}.mjs"]`);
+      const flags = name === 'sidecar' ? SIDECAR_NODE_FLAGS.map((f) => `"${f}", `).join('') : '';
+      assert.equal(entrypoint?.args, `["node", ${flags}"/app/${name}.mjs"]`, 'the image runs what the webhook injects');
     }
   });
 

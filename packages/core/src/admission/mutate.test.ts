@@ -164,7 +164,7 @@ test('the injected env is the contract the init container and sidecar read', () 
   assert.deepEqual(envOf(init), { ...common, [INJECTED_ENV.vaultJwtPath]: '/vault-courier/token/vault' });
   assert.deepEqual(envOf(sidecar), { ...common, [INJECTED_ENV.evictJwtPath]: '/vault-courier/token/vault-courier' });
   assert.deepEqual(pod.spec?.initContainers?.[0]?.command, ['node', '--snapshot-blob', '/app/init.blob']);
-  assert.deepEqual(pod.spec?.initContainers?.[1]?.command, ['node', '/app/sidecar.mjs']);
+  assert.deepEqual(pod.spec?.initContainers?.[1]?.command, ['node', '--lite-mode', '/app/sidecar.mjs']);
 });
 
 test('podFacts: no controller owner, default grace period, the images\' user', () => {
