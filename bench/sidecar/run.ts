@@ -28,13 +28,15 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const SIDECAR = existsSync(path.join(ROOT, 'packages/sidecar/dist/sidecar.mjs')) ? path.join(ROOT, 'packages/sidecar/dist/sidecar.mjs') : path.join(ROOT, 'packages/sidecar/src/main.ts');
 const INIT = path.join(ROOT, 'packages/init/src/main.ts');
 /** Our sidecar as the injected container runs it first; then the levers measured beside it. */
-const FLAG_SETS: readonly { label: string; flags: readonly string[] }[] = [
+const FLAG_SETS: readonly { label: string; flags: readonly string[]; env?: NodeJS.ProcessEnv }[] = [
   { label: 'as injected', flags: SIDECAR_NODE_FLAGS },
   { label: 'no V8 flags', flags: [] },
   { label: '--lite-mode', flags: ['--lite-mode'] },
   { label: '--jitless', flags: ['--jitless'] },
   { label: '--max-semi-space-size=1', flags: ['--max-semi-space-size=1'] },
   { label: '--lite-mode --max-semi-space-size=1', flags: ['--lite-mode', '--max-semi-space-size=1'] },
+  { label: '--lite-mode --single-threaded', flags: ['--lite-mode', '--single-threaded'] },
+  { label: '--lite-mode --v8-pool-size=1, UV_THREADPOOL_SIZE=1, MALLOC_ARENA_MAX=1', flags: ['--lite-mode', '--v8-pool-size=1'], env: { UV_THREADPOOL_SIZE: '1', MALLOC_ARENA_MAX: '1' } },
 ];
 
 interface Sample {
@@ -120,9 +122,14 @@ try {
         VAULT_COURIER_POD_NAMESPACE: 'shop',
         VAULT_COURIER_POD_UID: `uid-${i}`,
         VAULT_COURIER_GRACE_PERIOD_SECONDS: '30',
+        ...set.env,
       }, /"msg":"Vault token renewed/g),
     );
   }
+  // Node's floor: the same binary and flags, idle, with no code of ours.
+  const bare = path.join(bins, 'node-bare');
+  copyFileSync(process.execPath, bare);
+  sides.push(startSide('bare node --lite-mode (the floor)', bare, ['--lite-mode', '-e', 'setInterval(() => {}, 1e6)'], {}, /(?!)/g));
   const vault = path.join(bins, 'vault');
   copyFileSync(defaultBinaries().vault, vault);
   const agentDir = path.join(work, 'agent');

@@ -40,7 +40,7 @@ function vaultErrors(body: unknown): string[] {
 
 export function createVaultClient(options: VaultClientOptions): VaultApi {
   const base = options.addr.endsWith('/') ? options.addr : `${options.addr}/`;
-  const namespace = options.namespace === undefined ? {} : { 'x-vault-namespace': options.namespace };
+  const namespace: Record<string, string> = options.namespace === undefined ? {} : { 'x-vault-namespace': options.namespace };
 
   /**
    * Resolves with the body of a 2xx answer. A failure keeps the HTTP status, Vault's error
