@@ -7,7 +7,7 @@
  * binary that built it, so the image builds it in its build stage, from the same base.
  * Usage: node scripts/bundle.ts [name...]
  */
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -34,7 +34,7 @@ const banner = "import { createRequire as __vcCreateRequire } from 'node:module'
 /** Binaries whose image starts from a snapshot: packages/<name>/dist/<name>.blob. */
 export const SNAPSHOTS = ['init'] as const;
 
-const common = {
+const common: BuildOptions = {
   bundle: true,
   platform: 'node',
   target: 'node22',
@@ -45,7 +45,7 @@ const common = {
   legalComments: 'eof',
   logLevel: 'warning',
   plugins: [sideEffectFreeClientNode],
-} as const;
+};
 
 /** `node --build-snapshot` takes one CommonJS script; the main module registers its start with startupSnapshot. */
 async function snapshot(name: string, entry: string): Promise<void> {
