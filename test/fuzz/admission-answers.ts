@@ -7,8 +7,8 @@
 import jsonpatch from 'fast-json-patch';
 import type { AdmissionCase } from './admission-cases.ts';
 
-/** body-parser's "2mb". */
-const BODY_LIMIT = 2 * 1024 * 1024;
+/** body-parser's "2mb" for /mutate and "4mb" for /warn (app.ts). */
+const BODY_LIMITS = { '/mutate': 2 * 1024 * 1024, '/warn': 4 * 1024 * 1024 } as const;
 
 export interface Answer {
   readonly status: number;
@@ -30,7 +30,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** What the webhook should have read: the request, if the body is a JSON AdmissionReview v1 within the limit. */
 export function sentRequest(c: AdmissionCase): Record<string, unknown> | undefined {
   const type = c.headers['content-type'] ?? '';
-  if (c.body.length > BODY_LIMIT || c.headers['content-encoding'] !== undefined || type !== 'application/json') return undefined;
+  if (c.body.length > BODY_LIMITS[c.path] || c.headers['content-encoding'] !== undefined || type !== 'application/json') return undefined;
   const parsed = parse(c.body.toString('utf8'));
   if (!parsed.ok || !isRecord(parsed.value)) return undefined;
   const review = parsed.value;
@@ -61,7 +61,7 @@ function patchProblem(response: Record<string, unknown>, pod: unknown): string |
   return undefined;
 }
 
-function reviewProblem(answer: Answer, request: Record<string, unknown>): string | undefined {
+function reviewProblem(c: AdmissionCase, answer: Answer, request: Record<string, unknown>): string | undefined {
   if (answer.status !== 200) return `a readable review answered ${answer.status}: ${answer.text.slice(0, 200)}`;
   const body = parse(answer.text);
   if (!body.ok || !isRecord(body.value)) return 'a 200 that is not a JSON object';
@@ -69,7 +69,16 @@ function reviewProblem(answer: Answer, request: Record<string, unknown>): string
   if (apiVersion !== 'admission.k8s.io/v1' || kind !== 'AdmissionReview' || !isRecord(response)) return `not an AdmissionReview v1: ${answer.text.slice(0, 200)}`;
   if (response.uid !== request.uid) return `uid ${JSON.stringify(response.uid)} echoed for ${JSON.stringify(request.uid)}`;
   if (typeof response.allowed !== 'boolean') return `allowed is ${typeof response.allowed}`;
+  if (c.path === '/warn') return warnProblem(response);
   return (response.allowed ? undefined : denialProblem(response.status)) ?? patchProblem(response, request.object);
+}
+
+/** /warn never refuses and never patches; its warnings are strings. */
+function warnProblem(response: Record<string, unknown>): string | undefined {
+  if (response.allowed !== true || response.patch !== undefined) return `/warn answered allowed ${String(response.allowed)}${response.patch === undefined ? '' : ' with a patch'}`;
+  const { warnings } = response;
+  if (warnings !== undefined && !(Array.isArray(warnings) && warnings.every((w) => typeof w === 'string' && w !== ''))) return 'warnings that are not a list of strings';
+  return undefined;
 }
 
 function denialProblem(status: unknown): string | undefined {
@@ -81,5 +90,5 @@ function denialProblem(status: unknown): string | undefined {
 /** Undefined when the answer is one the contract allows for this case; else what is wrong. */
 export function answerProblem(c: AdmissionCase, answer: Answer): string | undefined {
   const request = sentRequest(c);
-  return request === undefined ? refusal(answer) : reviewProblem(answer, request);
+  return request === undefined ? refusal(answer) : reviewProblem(c, answer, request);
 }

@@ -9,7 +9,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Random } from './random.ts';
 
+type Generated = Omit<AdmissionCase, 'path'>;
+
 export interface AdmissionCase {
+  /** POST /mutate (pods), or /warn (the warn-only registration for workloads). */
+  readonly path: '/mutate' | '/warn';
   readonly kind: string;
   readonly body: Buffer;
   readonly headers: Readonly<Record<string, string>>;
@@ -119,7 +123,7 @@ function annotationsOf(review: Json): Record<string, Json> {
   return fresh;
 }
 
-function encode(kind: string, doc: Json, headers: Record<string, string> = JSON_TYPE): AdmissionCase {
+function encode(kind: string, doc: Json, headers: Record<string, string> = JSON_TYPE): Generated {
   return { kind, body: Buffer.from(JSON.stringify(doc)), headers };
 }
 
@@ -129,7 +133,7 @@ const VAULT_PATHS = ['database/creds/app', 'secret/data/app', 'kv/data/a?version
 const MOUNTS = ['/vault/secrets', '/etc/app', 'relative', '/', '/proc/self', '/vault/secrets/../x'];
 
 /** Annotation sets a user could write, right or wrong: injected or refused with a message. */
-function annotationVariant(rng: Random, base: Json): AdmissionCase {
+function annotationVariant(rng: Random, base: Json): Generated {
   const review = clone(base);
   const annotations = annotationsOf(review);
   for (let i = rng.int(4); i >= 0; i--) {
@@ -148,7 +152,7 @@ function annotationVariant(rng: Random, base: Json): AdmissionCase {
 }
 
 /** 1-4 random edits anywhere: delete, replace with any type, add a key, duplicate or wrap a value. */
-function structural(rng: Random, base: Json): AdmissionCase {
+function structural(rng: Random, base: Json): Generated {
   const review = clone(base);
   for (let i = rng.int(4); i >= 0; i--) {
     const all = paths(review);
@@ -203,7 +207,7 @@ const TYPED_FIELDS: Path[] = [
 ];
 const WRONG: Json[] = [42, -1.5, true, false, null, 'text', '', [], [1, 'a', null], {}, { name: 7 }];
 
-function wrongType(rng: Random, base: Json): AdmissionCase {
+function wrongType(rng: Random, base: Json): Generated {
   const review = clone(base);
   // Most bases opt in: make sure the typed field sits in a pod that asks for a secret.
   if (rng.chance(0.7)) annotationsOf(review)['vault-courier.io/secret-db'] = 'database/creds/app';
@@ -211,13 +215,13 @@ function wrongType(rng: Random, base: Json): AdmissionCase {
   return encode('wrong-type', review);
 }
 
-function truncated(rng: Random, base: Json): AdmissionCase {
+function truncated(rng: Random, base: Json): Generated {
   const text = JSON.stringify(base);
   return { kind: 'truncated', body: Buffer.from(text.slice(0, rng.int(text.length))), headers: JSON_TYPE };
 }
 
 /** Odd characters in annotation keys and values, as JSON escapes and as raw UTF-8 (or broken UTF-8). */
-function unicode(rng: Random, base: Json): AdmissionCase {
+function unicode(rng: Random, base: Json): Generated {
   const review = clone(base);
   const annotations = annotationsOf(review);
   for (let i = rng.int(3); i >= 0; i--) {
@@ -238,7 +242,7 @@ function unicode(rng: Random, base: Json): AdmissionCase {
 }
 
 /** A key repeated with another value: JSON.parse (body-parser's and ours) keeps the last one. */
-function duplicateKeys(rng: Random, base: Json): AdmissionCase {
+function duplicateKeys(rng: Random, base: Json): Generated {
   const review = clone(base);
   if (rng.chance(0.5)) annotationsOf(review)['vault-courier.io/secret-db'] = 'database/creds/app';
   let text = JSON.stringify(review);
@@ -254,7 +258,7 @@ function duplicateKeys(rng: Random, base: Json): AdmissionCase {
 const DEEP_MARK = '"__deep__"';
 
 /** Arrays or objects nested 100 to 100,000 deep, somewhere in the pod. */
-function deep(rng: Random, base: Json): AdmissionCase {
+function deep(rng: Random, base: Json): Generated {
   const review = clone(base);
   annotationsOf(review)['vault-courier.io/secret-db'] = 'database/creds/app';
   const where = rng.pick([[...POD, 'spec', 'extra'], [...POD, 'metadata', 'labels'], [...POD, 'spec', 'containers', 0, 'env'], ['request', 'options'], [...POD, 'spec', 'containers', 0, 'x']]);
@@ -265,7 +269,7 @@ function deep(rng: Random, base: Json): AdmissionCase {
 }
 
 /** Near the limit (many annotations, or one long value) and beyond it. */
-function huge(rng: Random, base: Json): AdmissionCase {
+function huge(rng: Random, base: Json): Generated {
   const review = clone(base);
   const annotations = annotationsOf(review);
   annotations['vault-courier.io/secret-db'] = 'database/creds/app';
@@ -276,9 +280,9 @@ function huge(rng: Random, base: Json): AdmissionCase {
 }
 
 /** Not an AdmissionReview at all, or not JSON, or not declared as JSON. */
-function garbage(rng: Random, base: Json): AdmissionCase {
+function garbage(rng: Random, base: Json): Generated {
   const valid = Buffer.from(JSON.stringify(base));
-  const choices: AdmissionCase[] = [
+  const choices: Generated[] = [
     { kind: 'empty', body: Buffer.alloc(0), headers: JSON_TYPE },
     { kind: 'not-an-object', body: Buffer.from(rng.pick(['null', '[]', '[{}]', '"review"', '123', 'true', '{}'])), headers: JSON_TYPE },
     { kind: 'random-bytes', body: Buffer.from(Array.from({ length: rng.int(2048) }, () => rng.int(256))), headers: JSON_TYPE },
@@ -293,7 +297,7 @@ function garbage(rng: Random, base: Json): AdmissionCase {
   return rng.pick(choices);
 }
 
-const GENERATORS: readonly [number, (rng: Random, base: Json) => AdmissionCase][] = [
+const GENERATORS: readonly [number, (rng: Random, base: Json) => Generated][] = [
   [22, annotationVariant],
   [20, structural],
   [15, wrongType],
@@ -306,10 +310,37 @@ const GENERATORS: readonly [number, (rng: Random, base: Json) => AdmissionCase][
 ];
 const TOTAL_WEIGHT = GENERATORS.reduce((sum, [w]) => sum + w, 0);
 
+const WORKLOADS: readonly [string, string, Path][] = [
+  ['Deployment', 'apps', ['spec', 'template']],
+  ['StatefulSet', 'apps', ['spec', 'template']],
+  ['Job', 'batch', ['spec', 'template']],
+  ['CronJob', 'batch', ['spec', 'jobTemplate', 'spec', 'template']],
+];
+
+/** The review of a workload whose pod template is the fixture's pod, as POST /warn receives it. */
+function asWorkloadReview(rng: Random, base: Json): Json {
+  const review = clone(base);
+  const pod = getAt(review, POD);
+  const [kind, group, templatePath] = rng.pick(WORKLOADS);
+  const template: Json = isContainer(pod) && !Array.isArray(pod) ? { metadata: pod.metadata ?? {}, spec: pod.spec ?? {} } : {};
+  const workload: Record<string, Json> = { apiVersion: `${group}/v1`, kind, metadata: { name: 'web', namespace: 'shop' }, spec: {} };
+  for (let i = 2; i < templatePath.length; i++) setAt(workload, templatePath.slice(0, i), getAt(workload, templatePath.slice(0, i)) ?? {});
+  setAt(workload, templatePath, template);
+  setAt(review, POD, workload);
+  setAt(review, ['request', 'kind'], { group, version: 'v1', kind });
+  return review;
+}
+
+/** One case in ten goes to /warn, with the fixture's pod as a workload's template. */
 export function nextCase(rng: Random, bases: readonly Json[]): AdmissionCase {
+  const warn = rng.chance(0.1);
+  const base = warn ? asWorkloadReview(rng, rng.pick(bases)) : rng.pick(bases);
   let roll = rng.int(TOTAL_WEIGHT);
   for (const [weight, generate] of GENERATORS) {
-    if (roll < weight) return generate(rng, rng.pick(bases));
+    if (roll < weight) {
+      const c = generate(rng, base);
+      return warn ? { ...c, path: '/warn', kind: `warn ${c.kind}` } : { ...c, path: '/mutate' };
+    }
     roll -= weight;
   }
   throw new Error('unreachable: the weights cover every roll');

@@ -1,5 +1,5 @@
 /**
- * 10,000 seeded AdmissionReviews through the webhook's real HTTPS server (its own process,
+ * 10,000 seeded AdmissionReviews (one in ten to the warn-only /warn) through the webhook's real HTTPS server (its own process,
  * started as main.ts starts it, with a real serving certificate): no crash, no hang, no
  * 5xx, every answer a 4xx with a reason or a well-formed review whose patch applies to the
  * pod sent (admission-answers.ts), and the webhook's memory flat after a full collection.
@@ -38,7 +38,7 @@ interface Memory {
 
 function send(url: string, agent: Agent, c: AdmissionCase): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}/mutate`, { method: 'POST', agent, headers: { ...c.headers, 'content-length': String(c.body.length) }, timeout: ANSWER_TIMEOUT_MS }, (res) => {
+    const req = request(`${url}${c.path}`, { method: 'POST', agent, headers: { ...c.headers, 'content-length': String(c.body.length) }, timeout: ANSWER_TIMEOUT_MS }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -123,7 +123,7 @@ describe('POST /mutate under 10,000 fuzzed AdmissionReviews', () => {
     await run((WARM_UP + CASES) / 2);
     const half = (await ask<{ memory: Memory }>(child, 'memory')).memory;
     await run(CASES);
-    const end = await ask<{ memory: Memory; logLines: number }>(child, 'memory');
+    const end = await ask<{ memory: Memory; logLines: number; errorLines: string[] }>(child, 'memory');
     const seconds = (performance.now() - started) / 1000;
     const table = [...statuses].sort().map(([k, n]) => `${k}: ${n}`).join(', ');
     const figures = (m: Memory) => `heap ${MiB(m.heapUsed)} rss ${MiB(m.rss)}`;
@@ -132,6 +132,8 @@ describe('POST /mutate under 10,000 fuzzed AdmissionReviews', () => {
     assert.equal(problems.length, 0, `seed ${rng.seed}: wrong answers:\n  ${problems.join('\n  ')}`);
     assert.equal(child.exitCode, null, 'the webhook process is still running');
     assert.ok(end.logLines >= CASES, `one log line per review at least (got ${end.logLines})`);
+    // The review paths catch their own failures (refuse, or allow without warnings) and log them as errors: none may happen.
+    assert.deepEqual(end.errorLines, [], 'reviews that failed inside the webhook');
     assert.ok(end.memory.heapUsed - warm.heapUsed < HEAP_TOLERANCE, `heap grew by ${MiB(end.memory.heapUsed - warm.heapUsed)} (tolerance ${MiB(HEAP_TOLERANCE)})`);
     assert.ok(end.memory.rss - half.rss < RSS_TOLERANCE, `rss grew by ${MiB(end.memory.rss - half.rss)} in the second half (tolerance ${MiB(RSS_TOLERANCE)})`);
   });

@@ -99,8 +99,11 @@ export function nestingDepth(value: unknown, limit = MAX_POD_DEPTH): number {
   return deepest;
 }
 
-/** Undefined for a pod the webhook can read; else the first problem, naming the field. */
-export function podShapeProblem(pod: unknown): string | undefined {
-  if (nestingDepth(pod) > MAX_POD_DEPTH) return `request.object is nested deeper than ${MAX_POD_DEPTH} levels; no Pod is`;
-  return POD(pod, 'request.object');
+/**
+ * Undefined for a pod (or a workload's pod template) the webhook can read; else the first
+ * problem, naming the field under `field`.
+ */
+export function podShapeProblem(pod: unknown, field = 'request.object'): string | undefined {
+  if (nestingDepth(pod) > MAX_POD_DEPTH) return `${field} is nested deeper than ${MAX_POD_DEPTH} levels; no Pod is`;
+  return POD(pod, field);
 }

@@ -121,3 +121,10 @@ for (const c of fitTable) {
     assert.ok(MAX_WARNINGS * WARNING_MAX_RUNES <= 4096 / 2);
   });
 }
+
+test('a pod template the decision cannot read is one warning naming the field, not a TypeError', () => {
+  const deployment = (spec: unknown) => ({ metadata: { name: 'web' }, spec: { template: { metadata: { annotations: { 'vault-courier.io/secret-db': 'database/creds/app' } }, spec } } });
+  assert.deepEqual(workloadWarnings('Deployment', deployment({ containers: 'app' }), config), [{ kind: 'invalid', text: 'request.object.spec.template.spec.containers must be an array, got a string' }]);
+  const cron = { spec: { jobTemplate: { spec: { template: { metadata: { annotations: { 'vault-courier.io/role': 7 } } } } } } };
+  assert.deepEqual(workloadWarnings('CronJob', cron, config), [{ kind: 'invalid', text: 'request.object.spec.jobTemplate.spec.template.metadata.annotations["vault-courier.io/role"] must be a string, got a number' }]);
+});

@@ -9,6 +9,7 @@
 import { formatAnnotationErrors } from '../contract/annotations.ts';
 import { ANNOTATION_PREFIX } from '../contract/names.ts';
 import { shouldInject, type DecideConfig } from './decide.ts';
+import { podShapeProblem } from './pod-shape.ts';
 import { metadataOf, podTemplateOf, WORKLOAD_KINDS } from './workloads.ts';
 
 export interface WorkloadWarning {
@@ -48,6 +49,9 @@ export function workloadWarnings(kind: string, workload: Readonly<Record<string,
   const warnings = own.length > 0 ? [misplaced(own, kind, templateField)] : [];
   const template = podTemplateOf(workload, entry);
   if (template === undefined) return warnings;
+  // A template the decision cannot read (never one the API server decoded) would make it throw.
+  const malformed = podShapeProblem(template, `request.object.${templateField}`);
+  if (malformed !== undefined) return [...warnings, { kind: 'invalid', text: malformed }];
   const decision = shouldInject({ metadata: template.metadata ?? {}, spec: template.spec ?? { containers: [] } }, config);
   if (decision.inject || decision.reason !== 'invalid') return warnings;
   const errors = [...decision.errors].sort((a, b) => a.annotation.localeCompare(b.annotation));
