@@ -178,11 +178,32 @@ function valuePaths(node: unknown, at: string): string[] {
   return keys.flatMap((k) => valuePaths((node as Record<string, unknown>)[k], at === '' ? k : `${at}.${k}`));
 }
 
-function readmeValueRows(): string[] {
+/** The Values table's rows: value path → its default cell. */
+function readmeValueTable(): Map<string, string> {
   const readme = read('README.md');
   const section = /^## Values\n([\s\S]*?)(?=^## )/m.exec(readme)?.[1];
   assert.ok(section, 'charts/vault-courier/README.md has no "## Values" section');
-  return [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1] ?? '');
+  return new Map([...section.matchAll(/^\| `([^`]+)` \| ([^|]*) \|/gm)].map((m) => [m[1] ?? '', m[2] ?? '']));
+}
+
+function readmeValueRows(): string[] {
+  return [...readmeValueTable().keys()];
+}
+
+function valueAt(path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], values);
+}
+
+/** What the default cell must show: the value itself in backticks, or each quantity of a resource map. */
+function defaultProblem(path: string, cell: string): string | undefined {
+  const value = valueAt(path);
+  if (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length > 0) {
+    const quantities = Object.values(value as Record<string, Record<string, string>>).flatMap((m) => Object.entries(m).map(([k, v]) => `${k}: ${v}`));
+    const missing = quantities.filter((q) => !cell.includes(q));
+    return missing.length > 0 ? `${path}: the README default lacks ${missing.join(', ')}` : undefined;
+  }
+  const shown = typeof value === 'string' ? (value === '' ? '""' : value) : JSON.stringify(value);
+  return cell.startsWith(`\`${shown}\``) ? undefined : `${path}: the README default "${cell}" does not start with \`${shown}\``;
 }
 
 test('the chart README documents every value of values.yaml, and no value that is not there', () => {
@@ -190,6 +211,11 @@ test('the chart README documents every value of values.yaml, and no value that i
   const rows = readmeValueRows();
   assert.deepEqual(paths.filter((p) => !rows.includes(p)), [], 'values missing from the README table (charts/vault-courier/README.md, "## Values")');
   assert.deepEqual(rows.filter((r) => !paths.includes(r)), [], 'README rows naming no value of values.yaml');
+});
+
+test('the chart README shows the default of each value as values.yaml has it', () => {
+  const table = readmeValueTable();
+  assert.deepEqual([...table].map(([path, cell]) => defaultProblem(path, cell)).filter((p) => p !== undefined), []);
 });
 
 test('valuePaths: leaves, lists, empty maps and resource maps', () => {
