@@ -8,7 +8,7 @@ import type { EndpointAnswer } from './endpoint.ts';
 
 const T0 = Date.UTC(2026, 11, 1, 10, 0, 0);
 const JWT_CANARY = 'eyJcanary.deadline-report-jwt.sig';
-const AT: DeadlineResult = { kind: 'at', atMs: T0 + 40_000, delayMs: 40_000, expiresAtMs: T0 + 60_000, lease: { kind: 'secret', name: 'db', path: 'database/creds/app' }, rule: 'refresh', jitterMs: 0, reason: '', warnings: [] };
+const AT: DeadlineResult = { kind: 'at', atMs: T0 + 40_000, delayMs: 40_000, expiresAtMs: T0 + 60_000, limitMs: T0 + 50_000, lease: { kind: 'secret', name: 'db', path: 'database/creds/app' }, rule: 'refresh', jitterMs: 0, reason: '', warnings: [] };
 const EARLIEST = { atMs: T0 + 60_000, lease: { kind: 'secret', name: 'db', path: 'database/creds/app' } } as const;
 
 const bodies: { name: string; result: DeadlineResult; earliest: typeof EARLIEST | undefined; mode: 'evict' | 'warn'; want: unknown }[] = [

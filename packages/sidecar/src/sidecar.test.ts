@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createLogger, MANIFEST_VERSION, type LeaseManifest, type SecretLease } from '@vault-courier/core';
+import { renewAtMs } from '@vault-courier/core/rotation/renewal';
 import { createSidecar, SLEEP_CAP_MS, type Clock, type SidecarDeps } from './sidecar.ts';
 import type { ReportOutcome } from './deadline-report.ts';
 import type { EndpointAnswer } from './endpoint.ts';
@@ -99,6 +100,8 @@ function harness(options: {
   /** When given, the deadline reports (POST /deadline) land here instead of going nowhere. */
   reports?: { deadline: number | undefined; earliest: number | undefined; at: number }[];
   reportOutcome?: ReportOutcome;
+  /** Renewals land at exactly their fraction unless a test asks for the uid jitter. */
+  tuning?: SidecarDeps['tuning'];
 }): Harness {
   const clock = manualClock(T0);
   const chunks: string[] = [];
@@ -154,6 +157,7 @@ function harness(options: {
       setTimer: (fn, ms) => (h.delays.push(ms), clock.setTimer(fn, ms)),
     },
     random: () => 0.5,
+    tuning: { renewJitterFraction: 0, ...options.tuning },
   });
   h.sidecar = sidecar;
   return h as Harness;
@@ -196,6 +200,38 @@ test('a PDB that blocks: retries with growing, capped backoff and a log line eac
   assert.equal(h.lines().filter((l) => /eviction blocked/.test(String(l.msg))).length, 6);
 });
 
+test("a PDB that blocks near the pod's limit: never sleeps past half the time left, then retries every second", async () => {
+  // 60 s lease, grace 5 s, margin 5 s: the limit is at 50 s; the deadline a little before 40 s.
+  const h = harness({ manifest: manifest([secret('db', 60)]), answers: (_p, n) => (n < 12 ? ans(429, 'DisruptionBudget', 10) : ACCEPTED) });
+  await h.sidecar.start();
+  const limit = T0 + 50_000;
+  await h.clock.advanceTo(limit + 60_000);
+  assert.equal(h.posts.length, 13);
+  const times = h.posts.map((p) => p.at);
+  for (let i = 1; i < times.length; i++) {
+    const prev = times[i - 1] ?? 0;
+    const gap = (times[i] ?? 0) - prev;
+    assert.ok(gap >= 1000, `attempt ${i + 1}: ${gap} ms after the last, below the floor`);
+    assert.ok(gap <= Math.max(1000, (limit - prev) / 2), `attempt ${i + 1}: ${gap} ms after the last, ${limit - prev} ms before the limit`);
+  }
+  const after = times.filter((t) => t >= limit);
+  assert.ok(after.length >= 2, 'it keeps asking past the limit');
+  assert.deepEqual(after.slice(1).map((t, i) => t - (after[i] ?? 0)), after.slice(1).map(() => 1000), 'past the limit: every second');
+  // The plain backoff would have slept 12 s at the fifth refusal: the cap made it shorter.
+  assert.ok(times.filter((t) => t < limit).length >= 6, 'several attempts before the limit, not one landing on it');
+});
+
+test('renewal with the uid jitter (the default): up to a tenth of the TTL before two thirds, the same on every renewal', async () => {
+  const h = harness({ manifest: manifest([secret('kv', 0)], { ttlSeconds: 600, renewable: true }), tuning: { renewJitterFraction: 0.1 } });
+  await h.sidecar.start();
+  await h.clock.advance(1_200_000);
+  const first = (h.renewals[0] ?? 0) - T0;
+  assert.ok(first < 400_000 && first >= 340_000, `${first}`);
+  assert.equal(first, renewAtMs(T0, 600, UID) - T0, "core's renewAtMs decides");
+  const gaps = h.renewals.slice(1).map((t, i) => t - (h.renewals[i] ?? 0));
+  assert.ok(gaps.length >= 2 && gaps.every((g) => g === first), gaps.join(', '));
+});
+
 test('410 PodGone: revokes the token once and idles until SIGTERM, never asking again, never exiting', async () => {
   const h = harness({ manifest: manifest([secret('db', 30)]), answers: () => ans(410, 'PodGone') });
   await h.sidecar.start();
@@ -232,9 +268,10 @@ for (const row of notGone) {
 }
 
 test("the webhook's rate limit: waits exactly its Retry-After, logged apart from a PDB 429", async () => {
-  const h = harness({ manifest: manifest([secret('db', 30)]), answers: (_p, n) => (n === 0 ? ans(429, 'RateLimited', 7) : n === 1 ? ans(429, 'DisruptionBudget', 10) : ACCEPTED) });
+  // A long lease: the PDB retry is far from the limit, so its plain backoff shows.
+  const h = harness({ manifest: manifest([secret('db', 300)]), answers: (_p, n) => (n === 0 ? ans(429, 'RateLimited', 7) : n === 1 ? ans(429, 'DisruptionBudget', 10) : ACCEPTED) });
   await h.sidecar.start();
-  await h.clock.advance(60_000);
+  await h.clock.advanceTo(deadlineOf(h) + 60_000);
   assert.equal(h.posts.length, 3);
   assert.equal((h.posts[1]?.at ?? 0) - (h.posts[0]?.at ?? 0), 7000, 'Retry-After honoured');
   assert.equal((h.posts[2]?.at ?? 0) - (h.posts[1]?.at ?? 0), 1500, 'a PDB 429 backs off on its own schedule');

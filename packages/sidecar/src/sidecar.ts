@@ -1,6 +1,6 @@
 /**
  * The sidecar's whole life, as one event-driven state machine on one timer:
- * - keeps the Vault token alive: renew-self at two thirds of its TTL while Vault extends
+ * - keeps the Vault token alive: renew-self at two thirds of its TTL (up to a tenth earlier, by the pod uid) while Vault extends
  *   it; when Vault caps it (max TTL) the token becomes a lease like any other; while
  *   renewal fails, the token's current expiry is a hard limit (core's deadline());
  * - recomputes the deadline after every renewal, reports it (POST /deadline, for the pod's
@@ -9,8 +9,9 @@
  *   Status reason is one of core's EVICTION_ANSWERS (sidecarStep): Evicted → wait for
  *   SIGTERM; PodGone → revoke the token and idle until SIGTERM (exiting would only make the
  *   kubelet restart a sidecar holding a revoked token); RateLimited → wait its Retry-After;
- *   anything else, a bare 404 from a foreign server included → retry with capped backoff
- *   and report, never "gone";
+ *   DisruptionBudget → retry with capped backoff, never waiting past half the time left
+ *   before the pod's limit; anything else, a bare 404 from a foreign server included →
+ *   retry with capped backoff and report, never "gone";
  * - never sleeps longer than a minute before it reads the clock again, so a wall-clock
  *   jump or a paused machine cannot carry the eviction past the deadline;
  * - on shutdown revokes the token (bounded), so its dynamic credentials die with the pod.
@@ -18,6 +19,8 @@
  */
 import { backoffDelay, type BackoffOptions } from '@vault-courier/core/support/backoff';
 import { deadline, describeLease, earliestExpiry, type DeadlineOptions, type DeadlineResult, type TokenStatus } from '@vault-courier/core/rotation/deadline';
+import { DEFAULT_RENEW_FRACTION, RENEW_JITTER_FRACTION, renewAtMs } from '@vault-courier/core/rotation/renewal';
+import { evictionRetryDelay } from '@vault-courier/core/rotation/retry-delay';
 import type { Logger } from '@vault-courier/core/support/logger';
 import type { LeaseManifest } from '@vault-courier/core/contract/manifest';
 import { EVICT_AUDIENCE } from '@vault-courier/core/contract/names';
@@ -40,8 +43,10 @@ export const systemClock: Clock = {
 };
 
 export interface Tuning {
-  /** Renew the token once this fraction of its current TTL has passed. */
+  /** Renew the token once this fraction of its current TTL has passed... */
   readonly renewFraction: number;
+  /** ...less up to this fraction of the TTL, by the pod uid (core's renewAtMs). */
+  readonly renewJitterFraction: number;
   readonly renewBackoff: BackoffOptions;
   readonly actionBackoff: BackoffOptions;
   readonly revokeTimeoutMs: number;
@@ -49,7 +54,8 @@ export interface Tuning {
 }
 
 export const DEFAULT_TUNING: Tuning = {
-  renewFraction: 2 / 3,
+  renewFraction: DEFAULT_RENEW_FRACTION,
+  renewJitterFraction: RENEW_JITTER_FRACTION,
   renewBackoff: { initialMs: 1000, maxMs: 15_000 },
   actionBackoff: { initialMs: 2000, maxMs: 30_000 },
   revokeTimeoutMs: 5000,
@@ -117,13 +123,15 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
   const log = deps.logger;
   const manifestToken = deps.manifest.token;
   const renews = manifestToken.renewable && manifestToken.ttlSeconds > 0;
+  const renewAt = (sinceMs: number, ttlSeconds: number): number =>
+    renewAtMs(sinceMs, ttlSeconds, deps.pod.uid, { fraction: tuning.renewFraction, jitterFraction: tuning.renewJitterFraction });
 
   let token: TokenState = {
     status: renews ? 'extending' : 'final',
     sinceMs: manifestToken.issuedAtMs,
     ttlSeconds: manifestToken.ttlSeconds,
     expiresAtMs: manifestToken.issuedAtMs + manifestToken.ttlSeconds * 1000,
-    nextRenewAtMs: manifestToken.issuedAtMs + tuning.renewFraction * manifestToken.ttlSeconds * 1000,
+    nextRenewAtMs: renewAt(manifestToken.issuedAtMs, manifestToken.ttlSeconds),
     failures: 0,
   };
   let action: Action = { phase: 'waiting' };
@@ -170,7 +178,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
         sinceMs: now,
         ttlSeconds: answer.ttlSeconds,
         expiresAtMs: now + answer.ttlSeconds * 1000,
-        nextRenewAtMs: now + tuning.renewFraction * answer.ttlSeconds * 1000,
+        nextRenewAtMs: renewAt(now, answer.ttlSeconds),
         failures: 0,
       };
       log.info({ ttlSeconds: answer.ttlSeconds, final: capped }, capped ? 'Vault token renewed for the last time (max TTL reached): its expiry now counts as a lease' : 'Vault token renewed');
@@ -213,10 +221,17 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     }
   }
 
-  function retryLater(answer: string, level: 'error' | 'warn' | 'info', extra: Record<string, unknown> = {}): void {
+  /**
+   * A budget refusal only means "not yet": its wait is bounded by the time left before the
+   * pod's limit (core's evictionRetryDelay), so the last pods of a rotation do not sleep
+   * through the moment the budget frees up. Other failures keep the plain backoff.
+   */
+  function retryLater(answer: string, level: 'error' | 'warn' | 'info', extra: Record<string, unknown> = {}, budget = false): void {
     const attempt = action.phase === 'retrying' ? action.attempt + 1 : 0;
-    const delay = backoffDelay(attempt, tuning.actionBackoff, random);
-    action = { phase: 'retrying', attempt, atMs: clock.now() + delay };
+    const now = clock.now();
+    const backoffMs = backoffDelay(attempt, tuning.actionBackoff, random);
+    const delay = budget && result?.kind === 'at' ? evictionRetryDelay({ kind: 'budget', backoffMs, nowMs: now, limitMs: result.limitMs }) : backoffMs;
+    action = { phase: 'retrying', attempt, atMs: now + delay };
     log[level]({ ...extra, attempt: attempt + 1, retryInMs: delay }, answer);
   }
 
@@ -251,7 +266,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     switch (step.action) {
       case 'retry-after':
         // Not a backoff step: the next backoff starts where it was (-1: the first step is 0).
-        action = { phase: 'retrying', attempt: action.phase === 'retrying' ? action.attempt : -1, atMs: clock.now() + step.delayMs };
+        action = { phase: 'retrying', attempt: action.phase === 'retrying' ? action.attempt : -1, atMs: clock.now() + evictionRetryDelay({ kind: 'retry-after', retryAfterMs: step.delayMs }) };
         log.info({ ...fields, retryAfterMs: step.delayMs }, `the ${endpoint} endpoint rate-limited this pod: retrying after its Retry-After`);
         return;
       case 'refused':
@@ -261,7 +276,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
         retryLater(`the ${endpoint} endpoint answered ${String(fields.status)} without a reason vault-courier sends (is VAULT_COURIER_SERVICE_URL the webhook?): retrying`, 'error', fields);
         return;
       default:
-        retryLater(RETRY_MESSAGES[step.reason] ?? `the ${endpoint} endpoint answered ${step.reason}: retrying`, 'warn', fields);
+        retryLater(RETRY_MESSAGES[step.reason] ?? `the ${endpoint} endpoint answered ${step.reason}: retrying`, 'warn', fields, step.reason === 'DisruptionBudget');
     }
   }
 
@@ -345,7 +360,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
             sinceMs: info.sinceMs,
             ttlSeconds,
             expiresAtMs: info.expiresAtMs,
-            nextRenewAtMs: info.sinceMs + tuning.renewFraction * ttlSeconds * 1000,
+            nextRenewAtMs: renewAt(info.sinceMs, ttlSeconds),
           };
         } catch (err) {
           log.warn({ err }, 'Vault token lookup failed at start: using the lease manifest');

@@ -61,6 +61,8 @@ export type DeadlineResult =
       readonly delayMs: number;
       /** The expiry of the lease that decided. */
       readonly expiresAtMs: number;
+      /** expiresAtMs − grace period − safety margin: the last moment an eviction still stops the pod in time. */
+      readonly limitMs: number;
       readonly lease: LeaseRef;
       /** Which bound decided: the refresh fraction or the grace-period limit. */
       readonly rule: 'refresh' | 'limit';
@@ -187,6 +189,7 @@ export function deadline(manifest: LeaseManifest, nowMs: number, pod: DeadlinePo
     atMs,
     delayMs: Math.max(0, atMs - nowMs),
     expiresAtMs: first.lease.expiresAtMs,
+    limitMs: first.lease.expiresAtMs - reserveMs,
     lease: first.lease.ref,
     rule: first.rule,
     jitterMs,

@@ -3,6 +3,12 @@
  * must log in, or the eviction trades a pod with working credentials for one stuck in
  * Init. Unauthenticated `sys/health` through node-vault with every option explicit, so
  * VAULT_ADDR, VAULT_TOKEN, VAULT_SKIP_VERIFY, VAULT_PREFIX and DEBUG change nothing.
+ *
+ * One answer serves every attempt for a second, healthy and unhealthy alike, and
+ * attempts while a question is out share it: during a rotation most attempts are refused
+ * by a PDB, and asking per attempt made sys/health most of Vault's load at 10,000 pods
+ * (docs/performance.md, Cluster scale). A second is far below how long a replacement's
+ * init takes to log in, so a stale "healthy" costs no more than the check could save.
  */
 import vault from 'node-vault';
 
@@ -14,7 +20,13 @@ export interface VaultHealthOptions {
   /** PEM text of the CA that signs Vault's certificate; system roots when absent. */
   readonly caPem?: string;
   readonly timeoutMs?: number;
+  /** How long one answer serves (ms); default DEFAULT_HEALTH_CACHE_MS. */
+  readonly cacheMs?: number;
+  /** Injected for tests; Date.now otherwise. */
+  readonly now?: () => number;
 }
+
+export const DEFAULT_HEALTH_CACHE_MS = 1000;
 
 interface HealthBody {
   initialized?: boolean;
@@ -31,7 +43,7 @@ export function createVaultHealthCheck(options: VaultHealthOptions): VaultHealth
   });
   // Constructor options fall back to the environment when empty: pin them afterwards.
   Object.assign(client, { token: '', namespace: '', pathPrefix: '' });
-  return async () => {
+  const ask = async (): Promise<VaultHealth> => {
     let body: HealthBody;
     try {
       // Standbys answer for the cluster; only a sealed or uninitialised node means no login.
@@ -43,5 +55,14 @@ export function createVaultHealthCheck(options: VaultHealthOptions): VaultHealth
     if (body?.initialized === false) return { ok: false, reason: `Vault at ${options.addr} is not initialised` };
     if (body?.sealed !== false) return { ok: false, reason: `Vault at ${options.addr} is sealed` };
     return { ok: true };
+  };
+  const now = options.now ?? Date.now;
+  const cacheMs = options.cacheMs ?? DEFAULT_HEALTH_CACHE_MS;
+  let cached: { readonly atMs: number; readonly answer: Promise<VaultHealth> } | undefined;
+  return () => {
+    const at = now();
+    if (cached !== undefined && at - cached.atMs < cacheMs && at >= cached.atMs) return cached.answer;
+    cached = { atMs: at, answer: ask() };
+    return cached.answer;
   };
 }
