@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { disruptionsAllowed, evictionDue, peaks, podUid, retryDelayMs, seededRandom, simulate, type ScaleConfig } from './model.ts';
+import { asksHealth, disruptionsAllowed, evictionDue, peaks, podUid, retryDelayMs, seededRandom, simulate, type ScaleConfig } from './model.ts';
 
 test('disruptionsAllowed: healthy pods beyond replicas − maxUnavailable', () => {
   for (const [healthy, replicas, maxUnavailable, expected] of [
@@ -22,23 +22,38 @@ test('evictionDue: core deadline(), two thirds of the TTL less the uid jitter, o
     ['1 h, no jitter: at 40 min', { ...base, dbTtlSeconds: 3600, jitter: false }, 2_400_000],
     ['60 s, no jitter: the limit (60 − 30 − 5 s) comes before 40 s', { ...base, dbTtlSeconds: 60, jitter: false }, 25_000],
   ] as const) {
-    assert.deepEqual(evictionDue(0, uid, config), { atMs, expiresAtMs: config.dbTtlSeconds * 1000 }, what);
+    assert.deepEqual(evictionDue(0, uid, config), { atMs, expiresAtMs: config.dbTtlSeconds * 1000, limitMs: (config.dbTtlSeconds - 35) * 1000 }, what);
   }
   const jittered = evictionDue(1000, uid, { ...base, dbTtlSeconds: 3600, jitter: true });
   assert.ok(jittered.atMs <= 1000 + 2_400_000 && jittered.atMs > 1000 + 2_400_000 - 60_000, `jitter within 60 s: ${jittered.atMs}`);
   assert.deepEqual(evictionDue(1000, uid, { ...base, dbTtlSeconds: 3600, jitter: true }), jittered, 'the same uid, the same time');
 });
 
-test("retryDelayMs: the sidecar's action backoff, 2 s doubling to 30 s, half of it random", () => {
-  for (const [attempt, random, expected] of [
-    [0, 0, 1000],
-    [0, 1, 2000],
-    [1, 0, 2000],
-    [3, 1, 16_000],
-    [4, 0, 15_000],
-    [10, 1, 30_000],
+test("retryDelayMs: the sidecar's action backoff, 2 s doubling to 30 s, half of it random, bounded by half the time left before the limit", () => {
+  const far = 1_000_000;
+  for (const [attempt, random, limitMs, expected] of [
+    [0, 0, far, 1000],
+    [0, 1, far, 2000],
+    [1, 0, far, 2000],
+    [3, 1, far, 16_000],
+    [4, 0, far, 15_000],
+    [10, 1, far, 30_000],
+    [10, 1, 20_000, 10_000],
+    [10, 1, 0, 1000],
   ] as const) {
-    assert.equal(retryDelayMs(attempt, () => random), expected, `attempt ${attempt}, random ${random}`);
+    assert.equal(retryDelayMs(attempt, () => random, 0, limitMs), expected, `attempt ${attempt}, random ${random}, limit ${limitMs}`);
+  }
+});
+
+test('asksHealth: a replica asks Vault again only once its cached answer is older than the window', () => {
+  for (const [last, at, cacheMs, expected] of [
+    [-Infinity, 0, 1000, true],
+    [0, 999, 1000, false],
+    [0, 1000, 1000, true],
+    [0, 5, 0, true],
+    [5000, 4000, 1000, true],
+  ] as const) {
+    assert.equal(asksHealth(last, at, cacheMs), expected, `last ${last}, at ${at}, cache ${cacheMs}`);
   }
 });
 
@@ -72,6 +87,8 @@ test('simulate: one Deployment of 3, no jitter: one eviction at a time, every po
     durationSeconds: 3 * 3600,
     timing: { loginAfterEvictionMs: 1500, readyAfterEvictionMs: 3000, pdbLagMs: 500 },
     seed: 1,
+    webhookReplicas: 1,
+    healthCacheMs: 0,
   };
   const r = simulate(config);
   const total = (s: Uint32Array) => s.reduce((x, y) => x + y, 0);
@@ -86,4 +103,10 @@ test('simulate: one Deployment of 3, no jitter: one eviction at a time, every po
   // Three rotations of 3 pods fit in 3 h (at about 40, 80 and 120 min).
   assert.ok(total(r.perSecond.evictions) >= 9, `evictions: ${total(r.perSecond.evictions)}`);
   assert.deepEqual(simulate(config).perSecond.evictions, r.perSecond.evictions, 'deterministic');
+  // Without the cache every attempt asks; with it, the three attempts of second 2400 ask once.
+  assert.equal(r.perSecond.health[2400], 3);
+  const cached = simulate({ ...config, healthCacheMs: 1000 });
+  assert.equal(cached.perSecond.health[2400], 1);
+  assert.deepEqual(cached.perSecond.evictions, r.perSecond.evictions, 'the cache changes no eviction');
+  assert.ok(total(cached.perSecond.vaultRequests) < total(r.perSecond.vaultRequests));
 });

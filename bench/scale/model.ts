@@ -6,12 +6,17 @@
  * not measured: how long a replacement takes from eviction to its init's login and to
  * Ready, and how long the disruption controller takes to see it (ModelTiming).
  *
- * Per eviction attempt the webhook asks Vault's sys/health; per pod start the init logs in
- * and issues one credential per dynamic secret, the sidecar looks its token up and renews
- * it at two thirds of its TTL, and revokes it when its pod stops. Every decision below is a
+ * Per eviction attempt the webhook replica it reaches asks Vault's sys/health unless that
+ * replica asked less than healthCacheMs ago (its cache, packages/webhook/src/evict/
+ * vault-health.ts); per pod start the init logs in and issues one credential per dynamic
+ * secret, the sidecar looks its token up and renews it at core's renewAtMs (two thirds of
+ * its TTL less the uid jitter), and revokes it when its pod stops. A refused sidecar waits
+ * core's evictionRetryDelay (the backoff, bounded by the time left before its limit). Every decision below is a
  * pure function of its arguments; simulate() is deterministic for a given seed.
  */
 import { backoffDelay, deadline, type LeaseManifest } from '@vault-courier/core';
+import { renewAtMs } from '@vault-courier/core/rotation/renewal';
+import { evictionRetryDelay } from '@vault-courier/core/rotation/retry-delay';
 import { DEFAULT_TUNING } from '@vault-courier/sidecar/sidecar';
 import { createRateLimiter, DEFAULT_RATE_LIMIT } from '@vault-courier/webhook/evict/rate-limit';
 
@@ -38,10 +43,14 @@ export interface ScaleConfig {
   readonly durationSeconds: number;
   readonly timing: ModelTiming;
   readonly seed: number;
+  /** The webhook's replicas (the chart's default is 2): each caches sys/health on its own. */
+  readonly webhookReplicas: number;
+  /** How long one sys/health answer serves a replica; 0: asked on every attempt. */
+  readonly healthCacheMs: number;
 }
 
 /** What Vault and the API server see, per second of simulated time. */
-export const SERIES = ['evictions', 'blocked', 'logins', 'issues', 'vaultRequests'] as const;
+export const SERIES = ['evictions', 'blocked', 'logins', 'issues', 'health', 'vaultRequests'] as const;
 export type SeriesName = (typeof SERIES)[number];
 
 export interface ScaleResult {
@@ -71,15 +80,20 @@ export function manifestAt(atMs: number, config: Pick<ScaleConfig, 'dbTtlSeconds
 }
 
 /** When the sidecar of a pod whose init issued its credentials at `loginAtMs` first asks for eviction, and when they expire. */
-export function evictionDue(loginAtMs: number, uid: string, config: Pick<ScaleConfig, 'dbTtlSeconds' | 'tokenTtlSeconds' | 'secretsPerPod' | 'terminationGracePeriodSeconds' | 'jitter'>): { atMs: number; expiresAtMs: number } {
+export function evictionDue(loginAtMs: number, uid: string, config: Pick<ScaleConfig, 'dbTtlSeconds' | 'tokenTtlSeconds' | 'secretsPerPod' | 'terminationGracePeriodSeconds' | 'jitter'>): { atMs: number; expiresAtMs: number; limitMs: number } {
   const due = deadline(manifestAt(loginAtMs, config), loginAtMs, { uid, terminationGracePeriodSeconds: config.terminationGracePeriodSeconds }, config.jitter ? {} : { maxJitterMs: 0 });
   if (due.kind !== 'at') throw new Error(`a pod with a ${config.dbTtlSeconds} s database lease has no deadline: ${due.reason}`);
-  return { atMs: due.atMs, expiresAtMs: due.expiresAtMs };
+  return { atMs: due.atMs, expiresAtMs: due.expiresAtMs, limitMs: due.limitMs };
 }
 
-/** The sidecar's wait after its `attempt`-th (0-based) refused eviction. */
-export function retryDelayMs(attempt: number, random: () => number): number {
-  return backoffDelay(attempt, DEFAULT_TUNING.actionBackoff, random);
+/** The sidecar's wait after its `attempt`-th (0-based) refused eviction at `nowMs`, its pod's limit at `limitMs`. */
+export function retryDelayMs(attempt: number, random: () => number, nowMs: number, limitMs: number): number {
+  return evictionRetryDelay({ kind: 'budget', backoffMs: backoffDelay(attempt, DEFAULT_TUNING.actionBackoff, random), nowMs, limitMs });
+}
+
+/** Whether a webhook replica that last asked Vault at `lastAskedMs` asks again at `atMs`. */
+export function asksHealth(lastAskedMs: number, atMs: number, cacheMs: number): boolean {
+  return !(atMs - lastAskedMs < cacheMs && atMs >= lastAskedMs);
 }
 
 /** A seeded PRNG (mulberry32): the same seed gives the same run. */
@@ -182,6 +196,7 @@ interface PodSlot {
   /** Bumped at each replacement: events of the pod that was evicted are dropped. */
   generation: number;
   expiresAtMs: number;
+  limitMs: number;
   attempts: number;
   firstAttemptMs: number;
 }
@@ -203,11 +218,14 @@ export function simulate(config: ScaleConfig): ScaleResult {
   const { replicasPerDeployment: replicas } = config;
   const healthy = new Array<number>(config.deployments).fill(0);
   const allowed = new Array<number>(config.deployments).fill(0);
-  const pods: PodSlot[] = Array.from({ length: config.deployments * replicas }, (_, i) => ({ deployment: Math.floor(i / replicas), uid: podUid(random), generation: 0, expiresAtMs: 0, attempts: 0, firstAttemptMs: 0 }));
+  const pods: PodSlot[] = Array.from({ length: config.deployments * replicas }, (_, i) => ({ deployment: Math.floor(i / replicas), uid: podUid(random), generation: 0, expiresAtMs: 0, limitMs: 0, attempts: 0, firstAttemptMs: 0 }));
   const queue = new EventQueue();
   const result = { rolloutLogins: 0, expiredBeforeEviction: 0, leastMarginMs: Infinity, longestWaitMs: 0, rateLimited: 0 };
   const endMs = seconds * 1000;
-  const renewEveryMs = (2 / 3) * config.tokenTtlSeconds * 1000;
+  const renewAfterMs = (sinceMs: number, uid: string) => renewAtMs(sinceMs, config.tokenTtlSeconds, uid) - sinceMs;
+  // Which replica an attempt reaches: its own PRNG, so the cache changes nothing else in a run.
+  const route = seededRandom(config.seed ^ 0x5eed);
+  const healthAskedMs = new Array<number>(Math.max(1, config.webhookReplicas)).fill(-Infinity);
 
   // The rollout: every pod's init logs in together, each is Ready after the modelled start.
   const startDelayMs = config.timing.readyAfterEvictionMs - config.timing.loginAfterEvictionMs;
@@ -223,9 +241,10 @@ export function simulate(config: ScaleConfig): ScaleResult {
       count('vaultRequests', atMs, 2 + config.secretsPerPod);
       const due = evictionDue(atMs, slot.uid, config);
       slot.expiresAtMs = due.expiresAtMs;
+      slot.limitMs = due.limitMs;
       slot.attempts = 0;
       queue.push(due.atMs, { kind: 'attempt', pod: event.pod, generation: slot.generation });
-      queue.push(atMs + renewEveryMs, { kind: 'renew', pod: event.pod, generation: slot.generation });
+      queue.push(atMs + renewAfterMs(atMs, slot.uid), { kind: 'renew', pod: event.pod, generation: slot.generation });
       queue.push(atMs + startDelayMs, { kind: 'ready', pod: event.pod });
     },
     ready(atMs, event) {
@@ -237,9 +256,10 @@ export function simulate(config: ScaleConfig): ScaleResult {
       allowed[event.deployment] = disruptionsAllowed(healthy[event.deployment] ?? 0, replicas, 1);
     },
     renew(atMs, event) {
-      if ((pods[event.pod] as PodSlot).generation !== event.generation) return;
+      const slot = pods[event.pod] as PodSlot;
+      if (slot.generation !== event.generation) return;
       count('vaultRequests', atMs);
-      queue.push(atMs + renewEveryMs, event);
+      queue.push(atMs + renewAfterMs(atMs, slot.uid), event);
     },
     attempt(atMs, event) {
       const slot = pods[event.pod] as PodSlot;
@@ -251,12 +271,17 @@ export function simulate(config: ScaleConfig): ScaleResult {
         queue.push(atMs + take.retryAfterMs, event);
         return;
       }
-      // The webhook asks Vault's sys/health before it evicts.
-      count('vaultRequests', atMs);
+      // The webhook asks Vault's sys/health before it evicts, unless its cache answers.
+      const replica = Math.floor(route() * healthAskedMs.length);
+      if (asksHealth(healthAskedMs[replica] ?? -Infinity, atMs, config.healthCacheMs)) {
+        healthAskedMs[replica] = atMs;
+        count('health', atMs);
+        count('vaultRequests', atMs);
+      }
       const d = slot.deployment;
       if ((allowed[d] ?? 0) <= 0) {
         count('blocked', atMs);
-        queue.push(atMs + retryDelayMs(slot.attempts, random), event);
+        queue.push(atMs + retryDelayMs(slot.attempts, random, atMs, slot.limitMs), event);
         slot.attempts++;
         return;
       }

@@ -118,7 +118,9 @@ export function demoAppContainer(where: { readonly postgres?: { readonly inClust
 async function createDemoDeployment(target: DemoTarget, namespace: string, replicas: number): Promise<void> {
   await target.kubeConfig.makeApiClient(PolicyV1Api).createNamespacedPodDisruptionBudget({
     namespace,
-    body: { metadata: { name: DEPLOYMENT }, spec: { maxUnavailable: 1, selector: { matchLabels: APP_LABEL } } },
+    // AlwaysAllow: a pod whose credentials expired crash-loops, is not Ready, and the default
+    // IfHealthyBudget would then refuse its eviction for good (docs/performance.md, Rotation).
+    body: { metadata: { name: DEPLOYMENT }, spec: { maxUnavailable: 1, selector: { matchLabels: APP_LABEL }, unhealthyPodEvictionPolicy: 'AlwaysAllow' } },
   });
   await target.kubeConfig.makeApiClient(AppsV1Api).createNamespacedDeployment({
     namespace,
