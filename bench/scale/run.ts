@@ -76,7 +76,7 @@ console.log(
     `${flags.ttl} s database TTL (Vault token ${flags['token-ttl']} s, renewed at 2/3 less up to 10% by the uid), 1 dynamic secret per pod, grace ${flags.grace} s; ${flags.hours} h simulated; ` +
     `replacement logs in ${flags['login-ms']} ms and is Ready ${flags['ready-ms']} ms after its eviction, PDB sees it ${flags['pdb-lag-ms']} ms later`,
 );
-console.log(`core deadline(): evict at 2/3 of the TTL, minus a jitter from the pod uid of up to min(60 s, 5% of the TTL); blocked: the sidecar's backoff (2 s doubling to 30 s, equal jitter, never past half the time left before the pod's limit); sys/health cached  ms per webhook replica; ${n(withJitter.result.rolloutLogins)} logins at t = 0 (the rollout itself) are not in the peaks\n`);
+console.log(`core deadline(): evict at 2/3 of the TTL, minus a jitter from the pod uid of up to min(60 s, 5% of the TTL); blocked: the sidecar's backoff (2 s doubling to 30 s, equal jitter, never past half the time left before the pod's limit); sys/health cached ${DEFAULT_HEALTH_CACHE_MS} ms per webhook replica; ${n(withJitter.result.rolloutLogins)} logins at t = 0 (the rollout itself) are not in the peaks\n`);
 const rows: Record<string, { 'with jitter': string; 'without jitter': string; 'with / without': string }> = {};
 for (const [label, name] of [
   ['evictions / s', 'evictions'],

@@ -16,9 +16,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createNamespace, createServiceAccount, requestServiceAccountToken } from '@vault-courier/devcluster';
 import { EVICT_AUDIENCE, ROTATION_CONDITION_TYPE, VAULT_AUDIENCE } from '@vault-courier/core';
+import { DEFAULT_HEALTH_CACHE_MS } from '@vault-courier/webhook/evict/vault-health';
 import { createTokenKit, type EvictionWorld } from '../fuzz/eviction-cases.ts';
 import { fuzzEvictionEndpoints } from '../fuzz/eviction-fuzz.ts';
 import { seededRandom } from '../fuzz/random.ts';
@@ -210,11 +212,14 @@ describe('POST /evict on the real API server', { timeout: 600_000 }, () => {
     assert.match(metrics, /outcome="blocked"} [1-9]/);
   });
 
-  test('Vault down: 503 naming it, no eviction; back up: evicted', async () => {
+  test('Vault down: 503 naming it, no eviction; back up: evicted once the cached answer is a second old', async () => {
     const [pod] = await createWorkload(world, { namespace: 'novault' });
     assert.ok(pod);
     const token = await podToken(world, 'novault', nameOf(pod), uidOf(pod));
     await world.vaultProxy.down();
+    // The webhook keeps a sys/health answer for a second (vault-health.ts): let an earlier
+    // test's "healthy" age out, and below, this test's "does not answer".
+    await sleep(DEFAULT_HEALTH_CACHE_MS);
     try {
       const res = await post(world, '/evict', token);
       assert.equal(res.status, 503);
@@ -223,6 +228,7 @@ describe('POST /evict on the real API server', { timeout: 600_000 }, () => {
     } finally {
       await world.vaultProxy.up();
     }
+    await sleep(DEFAULT_HEALTH_CACHE_MS);
     assert.equal((await post(world, '/evict', token)).status, 201);
   });
 
