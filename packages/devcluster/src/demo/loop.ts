@@ -226,17 +226,18 @@ function keepWatching<T extends object>(kc: KubeConfig, path: string, list: () =
 }
 
 /**
- * Scales the Deployment to zero and waits until its pods are gone: the kubelet stops each
- * app, then its sidecar, which revokes its Vault token (and with it the database user).
+ * Scales a Deployment to zero and waits until the pods of its selector are gone. For the
+ * demo's: the kubelet stops each app, then its sidecar, which revokes its Vault token
+ * (and with it the database user).
  */
-async function stopDemoPods(kc: KubeConfig, namespace: string): Promise<void> {
+async function scaleToZero(kc: KubeConfig, namespace: string, name: string): Promise<void> {
   const apps = kc.makeApiClient(AppsV1Api);
   const core = kc.makeApiClient(CoreV1Api);
-  const scaled = await apps
-    .replaceNamespacedDeploymentScale({ namespace, name: DEPLOYMENT, body: { metadata: { name: DEPLOYMENT, namespace }, spec: { replicas: 0 } } })
-    .then(() => true, () => false);
-  if (!scaled) return;
-  const selector = Object.entries(APP_LABEL).map(([k, v]) => `${k}=${v}`).join(',');
+  const deployment = await apps.readNamespacedDeployment({ namespace, name }).catch(() => undefined);
+  const labels = deployment?.spec?.selector.matchLabels;
+  if (labels === undefined) return;
+  await apps.replaceNamespacedDeploymentScale({ namespace, name, body: { metadata: { name, namespace }, spec: { replicas: 0 } } });
+  const selector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
   const deadline = Date.now() + DRAIN_TIMEOUT_MS;
   while (Date.now() < deadline) {
     const left = await core.listNamespacedPod({ namespace, labelSelector: selector }).catch(() => undefined);
@@ -317,7 +318,7 @@ export async function runLoop(target: DemoTarget, options: LoopOptions = {}): Pr
     }, REVOCATION_POLL_MS);
     cleanups.push(async () => clearInterval(poll));
     // Last pushed, first run: the pods stop while the watches and log streams still tell it.
-    cleanups.push(() => stopDemoPods(kc, namespace));
+    cleanups.push(() => scaleToZero(kc, namespace, DEPLOYMENT));
 
     await createDemoDeployment(target, namespace, replicas);
     return { target, namespace, deployment: DEPLOYMENT, timeline: () => timeline, rotated, stop };
@@ -336,7 +337,9 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
       ...demo,
       cluster,
       stop: async () => {
-        await demo.stop();
+        // The webhook's pods drain 5 s on SIGTERM (the chart's webhook Deployment): stopped
+        // alongside the demo's, which need nothing of them, not after them.
+        await Promise.all([demo.stop(), scaleToZero(cluster.kubeConfig, WEBHOOK_NAMESPACE, RELEASE_NAME).catch(() => undefined)]);
         await cluster.stop();
       },
     };
