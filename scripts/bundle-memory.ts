@@ -13,7 +13,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Plugin } from 'esbuild';
+import type { BuildOptions, Plugin } from 'esbuild';
 
 const CLIENT_NODE = '/@kubernetes/client-node/';
 const WITH_SIDE_EFFECTS = /\/@kubernetes\/client-node\/dist\/polyfill\.js$/;
@@ -41,4 +41,14 @@ export function asciiOnly(file: string): void {
   const text = readFileSync(file, 'utf8');
   const ascii = text.replace(/[^\x00-\x7f]/gu, (c) => [...c].map((u) => `\\u{${u.codePointAt(0)!.toString(16)}}`).join(''));
   if (ascii !== text) writeFileSync(file, ascii);
+}
+
+/**
+ * The webhook's bundle keeps its identifiers (whitespace and syntax are still minified), so
+ * names survive without keepNames: keepNames wraps every function and class in a __name()
+ * call that runs each time a closure is created (7% of a review's CPU in a profile), and the
+ * fully minified bundle held 44 MiB anonymous idle against 32 MiB for this one.
+ */
+export function identifierOptions(name: string): Pick<BuildOptions, 'minify' | 'minifyWhitespace' | 'minifySyntax' | 'keepNames'> {
+  return name === 'webhook' ? { minify: false, minifyWhitespace: true, minifySyntax: true, keepNames: false } : {};
 }

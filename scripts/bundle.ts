@@ -11,7 +11,7 @@ import { build, type BuildOptions } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { asciiOnly, sideEffectFreeClientNode } from './bundle-memory.ts';
+import { asciiOnly, identifierOptions, sideEffectFreeClientNode } from './bundle-memory.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 export const BINARIES = ['webhook', 'init', 'sidecar', 'demo-app'] as const;
@@ -70,7 +70,7 @@ async function bundle(name: string): Promise<void> {
   const { entry, outfile } = locate(name);
   if (!existsSync(entry)) throw new Error(`bundle: ${entry} does not exist`);
   const started = performance.now();
-  await build({ ...common, entryPoints: [entry], outfile, format: 'esm', banner: { js: banner } });
+  await build({ ...common, entryPoints: [entry], outfile, format: 'esm', banner: { js: banner }, ...identifierOptions(name) });
   asciiOnly(outfile);
   console.log(`bundle: ${path.relative(root, outfile)} in ${Math.round(performance.now() - started)} ms`);
   if ((SNAPSHOTS as readonly string[]).includes(name)) await snapshot(name, entry);
