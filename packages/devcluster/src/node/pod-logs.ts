@@ -1,9 +1,9 @@
 /**
  * Every line every container prints, read from the kubelet's pod log directory (CRI log
- * files: `<time> <stream> <P|F> <text>`), as the lines appear: what the demo's timeline
- * and the tests read. `kubectl logs` serves the same files through the API server; this
- * reader also sees the last lines of a pod that was just deleted, which the API no longer
- * serves.
+ * files: `<time> <stream> <P|F> <text>`), as the lines appear, for the tests that need
+ * what the API cannot give: the last lines of a pod that was just deleted, which the API
+ * no longer serves. The demo's timeline reads the API's log endpoint instead
+ * (demo/container-logs.ts), the same on any cluster.
  */
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
