@@ -15,6 +15,8 @@ const ADMISSION = [
   'packages/webhook/src/{app,review}.ts',
 ];
 const SIDECAR = ['packages/sidecar/src/**/*.ts'];
+const INIT = ['packages/init/src/**/*.ts'];
+const HTTP = ['packages/http/src/**/*.ts'];
 /** The webhook server's process (not the `vault-courier` CLI: cli.ts, render-cli.ts, status/). */
 const WEBHOOK = ['packages/webhook/src/*.ts', 'packages/webhook/src/evict/**/*.ts'];
 const WEBHOOK_CLI = ['packages/webhook/src/{cli,render-cli}.ts'];
@@ -28,7 +30,11 @@ const noIo = [
   { group: ['node:fs', 'node:fs/*', 'node:net', 'node:http', 'node:https', 'node:http2', 'node:child_process', 'node:dgram', 'node:dns'], message: 'admission modules do no I/O', allowTypeImports: true },
   { group: ['@kubernetes/client-node', 'node-vault', 'axios', 'undici'], message: 'admission modules call no client (type imports are fine)', allowTypeImports: true },
 ];
-const coreAtTheBottom = [{ group: ['@vault-courier/webhook*', '@vault-courier/init*', '@vault-courier/sidecar*', '@vault-courier/demo-app*'], message: 'core depends on no other package of the project' }];
+const coreAtTheBottom = [{ group: ['@vault-courier/webhook*', '@vault-courier/init*', '@vault-courier/sidecar*', '@vault-courier/demo-app*', '@vault-courier/http*'], message: 'core depends on no other package of the project' }];
+// The two injected containers are separate images: what they share lives in core (pure) or
+// @vault-courier/http (their one HTTP client), never in each other.
+const containersApart = (other) => [{ group: [`@vault-courier/${other}*`, '@vault-courier/webhook*'], message: 'init and sidecar share code through core or @vault-courier/http, never by importing each other or the webhook' }];
+const httpAtTheBottom = [{ group: ['@vault-courier/*'], message: '@vault-courier/http depends on no other package of the project' }];
 const restrict = (patterns, paths = []) => ['error', { patterns, paths }];
 // The generated API clients (CoreV1Api, ...) load every generated model: ~15 MiB of the
 // webhook's heap for a few calls, which go through evict/kube-request.ts instead.
@@ -77,12 +83,14 @@ export default tseslint.config(
     files: SIDECAR,
     ignores: TESTS,
     rules: {
-      '@typescript-eslint/no-restricted-imports': restrict(notTestInfrastructure, [
+      '@typescript-eslint/no-restricted-imports': restrict([...notTestInfrastructure, ...containersApart('init')], [
         // The index pulls in admission's dependencies: every pod would pay for them in memory.
         { name: '@vault-courier/core', message: "the sidecar imports the core modules it uses ('@vault-courier/core/<module>'), never the index" },
       ]),
     },
   },
+  { files: INIT, ignores: TESTS, rules: { '@typescript-eslint/no-restricted-imports': restrict([...notTestInfrastructure, ...containersApart('sidecar')]) } },
+  { files: HTTP, ignores: TESTS, rules: { '@typescript-eslint/no-restricted-imports': restrict([...notTestInfrastructure, ...httpAtTheBottom]) } },
   {
     // Scripts, benchmarks and tests print to the terminal on purpose.
     files: ['scripts/**', 'bench/**', 'test/**', '**/*.test.ts'],

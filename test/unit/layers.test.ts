@@ -26,6 +26,10 @@ const rows: { file: string; code: string; refused: RegExp | undefined }[] = [
   { file: 'packages/core/src/rotation/deadline.ts', code: "import { x } from '@vault-courier/webhook/server';\nexport const y = x;\n", refused: /core depends on no other package/ },
   { file: 'packages/webhook/src/evict/cluster.ts', code: "import { CoreV1Api } from '@kubernetes/client-node';\nexport const x = CoreV1Api;\n", refused: /through evict\/kube-request\.ts/ },
   { file: 'packages/webhook/src/main.ts', code: "import { KubeConfig } from '@kubernetes/client-node';\nexport const x = KubeConfig;\n", refused: undefined },
+  { file: 'packages/init/src/vault-client.ts', code: "import { x } from '@vault-courier/sidecar/endpoint';\nexport const y = x;\n", refused: /never by importing each other/ },
+  { file: 'packages/sidecar/src/endpoint.ts', code: "import { x } from '@vault-courier/init/deliver';\nexport const y = x;\n", refused: /never by importing each other/ },
+  { file: 'packages/init/src/vault-client.ts', code: "import { requestJson } from '@vault-courier/http/request-json';\nexport const y = requestJson;\n", refused: undefined },
+  { file: 'packages/http/src/request-json.ts', code: "import { x } from '@vault-courier/core/rotation/deadline';\nexport const y = x;\n", refused: /depends on no other package/ },
   { file: 'packages/webhook/src/server.test.ts', code: "import { startDevCluster } from '@vault-courier/devcluster';\nexport const x = startDevCluster;\n", refused: undefined },
 ];
 

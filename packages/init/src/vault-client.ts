@@ -7,7 +7,7 @@
  * endpoint, CA, namespace and token come from our configuration only. Every call, the login
  * included, carries X-Vault-Namespace when the pod has a Vault namespace.
  */
-import { NoAnswerError, requestJson } from '@vault-courier/sidecar/http-json';
+import { NoAnswerError, requestJson } from '@vault-courier/http/request-json';
 import { VaultFailureError, type VaultFailure } from './vault-errors.ts';
 
 export interface VaultApi {

@@ -5,7 +5,7 @@
  */
 import { CourierError } from '@vault-courier/core/support/errors';
 import { parseRetryAfter, type ReceivedAnswer } from '@vault-courier/core/rotation/eviction-answers';
-import { NoAnswerError, requestJson } from './http-json.ts';
+import { NoAnswerError, requestJson } from '@vault-courier/http/request-json';
 
 export interface EndpointAnswer extends ReceivedAnswer {
   readonly message: string;

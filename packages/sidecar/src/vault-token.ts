@@ -1,7 +1,7 @@
 /**
  * The three calls the sidecar makes with its Vault token: lookup-self (at start, to learn
  * the token's current expiry after a restart), renew-self and revoke-self. Over
- * node:https (http-json.ts says why not node-vault; the figures are in
+ * node:https (@vault-courier/http's request-json.ts says why not node-vault; the figures are in
  * docs/eviction-endpoint.md).
  * Every call carries X-Vault-Namespace when the pod has a Vault namespace (the same one init
  * logged in to: the token only exists there).
@@ -10,7 +10,7 @@
  * strings and the socket code: never the request, which carries the token.
  */
 import { CourierError } from '@vault-courier/core/support/errors';
-import { NoAnswerError, requestJson, type JsonAnswer } from './http-json.ts';
+import { NoAnswerError, requestJson, type JsonAnswer } from '@vault-courier/http/request-json';
 
 export interface TokenInfo {
   readonly ttlSeconds: number;
