@@ -18,6 +18,7 @@ import { backoffDelay, deadline, type LeaseManifest } from '@vault-courier/core'
 import { renewAtMs } from '@vault-courier/core/rotation/renewal';
 import { evictionRetryDelay } from '@vault-courier/core/rotation/retry-delay';
 import { DEFAULT_TUNING } from '@vault-courier/sidecar/sidecar';
+import { mulberry32 } from '../../test/helpers/mulberry32.ts';
 import { createRateLimiter, DEFAULT_RATE_LIMIT } from '@vault-courier/webhook/evict/rate-limit';
 
 export interface ModelTiming {
@@ -96,17 +97,8 @@ export function asksHealth(lastAskedMs: number, atMs: number, cacheMs: number): 
   return !(atMs - lastAskedMs < cacheMs && atMs >= lastAskedMs);
 }
 
-/** A seeded PRNG (mulberry32): the same seed gives the same run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
+/** A seeded PRNG: the same seed gives the same run. */
+export const seededRandom = mulberry32;
 
 /** A pod uid in the API server's form (a v4 UUID), from the run's PRNG. */
 export function podUid(random: () => number): string {

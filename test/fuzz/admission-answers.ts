@@ -6,14 +6,12 @@
  */
 import jsonpatch from 'fast-json-patch';
 import type { AdmissionCase } from './admission-cases.ts';
+import type { Answer } from './post.ts';
+
+export type { Answer };
 
 /** body-parser's "2mb" for /mutate and "4mb" for /warn (app.ts). */
 const BODY_LIMITS = { '/mutate': 2 * 1024 * 1024, '/warn': 4 * 1024 * 1024 } as const;
-
-export interface Answer {
-  readonly status: number;
-  readonly text: string;
-}
 
 type Parsed = { ok: true; value: unknown } | { ok: false };
 

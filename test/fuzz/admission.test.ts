@@ -9,11 +9,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { createTestPki, type TestPki } from '../helpers/webhook-tls.ts';
-import { loadReviews, nextCase, type AdmissionCase } from './admission-cases.ts';
-import { answerProblem, type Answer } from './admission-answers.ts';
+import { loadReviews, nextCase } from './admission-cases.ts';
+import { answerProblem } from './admission-answers.ts';
 import { seededRandom } from './random.ts';
+import { postCase } from './post.ts';
 
 const CASES = 10_000;
 const WARM_UP = 2_000;
@@ -38,20 +39,6 @@ interface Memory {
   readonly heapUsed: number;
   readonly arrayBuffers: number;
   readonly rss: number;
-}
-
-function send(url: string, agent: Agent, c: AdmissionCase): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${url}${c.path}`, { method: 'POST', agent, headers: { ...c.headers, 'content-length': String(c.body.length) }, timeout: ANSWER_TIMEOUT_MS }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`)));
-    req.on('error', reject);
-    req.end(c.body);
-  });
 }
 
 function ask<T>(child: ChildProcess, type: string): Promise<T> {
@@ -89,7 +76,7 @@ describe('POST /mutate under 10,000 fuzzed AdmissionReviews', () => {
         const c = nextCase(rng, bases);
         let problem: string | undefined;
         try {
-          const answer = await send(url, agent, c);
+          const answer = await postCase(url, agent, c, ANSWER_TIMEOUT_MS);
           const key = `${c.kind.replace(/-\d+$/, '')} ${answer.status}`;
           statuses.set(key, (statuses.get(key) ?? 0) + 1);
           problem = answerProblem(c, answer);

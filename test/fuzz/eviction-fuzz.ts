@@ -3,27 +3,14 @@
  * at a time on kept-alive connections, and collects every answer that is not a v1 Status
  * the case allows. test/integration/evict.test.ts runs it against the real API server's keys.
  */
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { EVICTION_ANSWERS } from '@vault-courier/core';
-import { nextEvictionCase, statusProblem, type EvictionCase, type TokenKit } from './eviction-cases.ts';
+import { nextEvictionCase, statusProblem, type TokenKit } from './eviction-cases.ts';
 import type { Random } from './random.ts';
+import { postCase } from './post.ts';
 
 const IN_FLIGHT = 8;
 const ANSWER_TIMEOUT_MS = 10_000;
-
-function send(url: string, agent: Agent, c: EvictionCase): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${url}${c.path}`, { method: 'POST', agent, headers: { ...c.headers, 'content-length': String(c.body.length) }, timeout: ANSWER_TIMEOUT_MS }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`)));
-    req.on('error', reject);
-    req.end(c.body);
-  });
-}
 
 export interface FuzzRun {
   readonly problems: string[];
@@ -41,7 +28,7 @@ export async function fuzzEvictionEndpoints(options: { url: string; ca: string; 
       const c = await nextEvictionCase(options.rng, options.kit, Math.floor(Date.now() / 1000));
       let problem: string | undefined;
       try {
-        const answer = await send(options.url, agent, c);
+        const answer = await postCase(options.url, agent, c, ANSWER_TIMEOUT_MS);
         const reason = /"reason":"([A-Za-z]+)"/.exec(answer.text)?.[1] ?? '?';
         run.answers.set(`${reason} ${answer.status}`, (run.answers.get(`${reason} ${answer.status}`) ?? 0) + 1);
         problem = statusProblem(c, answer.status, answer.text, EVICTION_ANSWERS as Readonly<Record<string, { code: number }>>);

@@ -1,9 +1,10 @@
 /**
- * The fuzzers' only source of randomness: mulberry32, a 32-bit PRNG small enough to read
- * (no dependency for ten lines), seeded from VAULT_COURIER_FUZZ_SEED or the clock. The
- * seed is printed before any case runs, so a failing run reproduces with
- * `VAULT_COURIER_FUZZ_SEED=<seed> node --test test/fuzz/…`.
+ * The fuzzers' only source of randomness: mulberry32 (test/helpers/mulberry32.ts), seeded
+ * from VAULT_COURIER_FUZZ_SEED or the clock. The seed is printed before any case runs, so
+ * a failing run reproduces with `VAULT_COURIER_FUZZ_SEED=<seed> node --test test/fuzz/…`.
  */
+import { mulberry32 } from '../helpers/mulberry32.ts';
+
 export const SEED_ENV = 'VAULT_COURIER_FUZZ_SEED';
 
 export interface Random {
@@ -16,17 +17,6 @@ export interface Random {
   pick<T>(items: readonly T[]): T;
   /** A string of `length` characters drawn from `alphabet`. */
   text(length: number, alphabet?: string): string;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function createRandom(seed: number): Random {

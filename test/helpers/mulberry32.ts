@@ -1,0 +1,14 @@
+/**
+ * mulberry32, a 32-bit seeded PRNG small enough to read (no dependency for ten lines): the
+ * fuzzers and bench/scale draw from it, so the same seed gives the same run.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
+  };
+}
