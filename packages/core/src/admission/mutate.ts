@@ -1,8 +1,10 @@
 /**
- * The injection plan: pod in, mutated pod out. Works on a structuredClone, does no I/O;
- * the webhook turns the difference into a JSONPatch (patch.ts).
+ * The injection plan: pod in, mutated pod out. Does no I/O and never modifies its input:
+ * the result copies only the objects on the path to a change and shares every other
+ * subtree with the input, so the webhook's diff (patch.ts) skips the shared subtrees by
+ * identity instead of walking two deep copies. Nothing may modify a result in place.
  */
-import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1PodSpec, V1Volume } from '@kubernetes/client-node';
 import { ANNOTATIONS, parseAnnotations, type InjectionSpec } from '../contract/annotations.ts';
 import type { InjectionConfig } from '../contract/config.ts';
 import { buildInitContainer, buildSidecarContainer, buildVolumes, IMAGE_USER, secretsMount, type PodFacts } from './containers.ts';
@@ -61,22 +63,25 @@ export function fsGroupToAdd(pod: V1Pod, facts: PodFacts): number | undefined {
  * annotation. `pod` itself is never modified.
  */
 export function mutatePod(pod: V1Pod, spec: InjectionSpec, config: InjectionConfig): V1Pod {
-  const mutated = structuredClone(pod);
-  const podSpec = mutated.spec ?? { containers: [] };
-  mutated.spec = podSpec;
+  const podSpec = pod.spec ?? { containers: [] };
   const facts = podFacts(pod);
   const targets = spec.containers === undefined ? undefined : new Set(spec.containers);
-  // allContainers: the API server calls admission before validation, so a pod without containers reaches us.
-  for (const container of allContainers(mutated)) {
-    if (targets !== undefined && !targets.has(container.name)) continue;
-    container.volumeMounts = [...(container.volumeMounts ?? []), secretsMount(spec)];
-  }
-  podSpec.initContainers = [buildInitContainer(spec, config, facts), buildSidecarContainer(spec, config, facts), ...(podSpec.initContainers ?? [])];
-  podSpec.volumes = [...(podSpec.volumes ?? []), ...buildVolumes()];
+  const mount = (container: V1Container): V1Container =>
+    targets !== undefined && !targets.has(container.name) ? container : withSecretsMount(container, spec);
+  // podSpec.containers may be absent: the API server calls admission before validation, so a pod without containers reaches us.
+  const mutatedSpec: V1PodSpec = {
+    ...podSpec,
+    initContainers: [buildInitContainer(spec, config, facts), buildSidecarContainer(spec, config, facts), ...(podSpec.initContainers ?? []).map(mount)],
+    volumes: [...(podSpec.volumes ?? []), ...buildVolumes()],
+  };
+  if (podSpec.containers !== undefined) mutatedSpec.containers = podSpec.containers.map(mount);
   const fsGroup = fsGroupToAdd(pod, facts);
-  if (fsGroup !== undefined) podSpec.securityContext = { ...podSpec.securityContext, fsGroup };
-  mutated.metadata = { ...mutated.metadata, annotations: { ...mutated.metadata?.annotations, [ANNOTATIONS.status]: STATUS_INJECTED } };
-  return mutated;
+  if (fsGroup !== undefined) mutatedSpec.securityContext = { ...podSpec.securityContext, fsGroup };
+  return { ...pod, spec: mutatedSpec, metadata: { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [ANNOTATIONS.status]: STATUS_INJECTED } } };
+}
+
+function withSecretsMount(container: V1Container, spec: InjectionSpec): V1Container {
+  return { ...container, volumeMounts: [...(container.volumeMounts ?? []), secretsMount(spec)] };
 }
 
 /**
@@ -89,10 +94,13 @@ export function mountIntoLateContainers(pod: V1Pod, config: DecideConfig): V1Pod
   const parsed = parseAnnotations(pod.metadata?.annotations, { containerNames: containerNames(pod), defaultRole: config.defaultRole });
   if (!parsed.ok) return undefined;
   const { spec } = parsed;
-  const mutated = structuredClone(pod);
-  const late = allContainers(mutated).filter((c) => lacksMount(c, spec));
-  for (const container of late) container.volumeMounts = [...(container.volumeMounts ?? []), secretsMount(spec)];
-  return late.length > 0 ? mutated : undefined;
+  if (!allContainers(pod).some((c) => lacksMount(c, spec))) return undefined;
+  const podSpec = pod.spec ?? { containers: [] };
+  const mount = (container: V1Container): V1Container => (lacksMount(container, spec) ? withSecretsMount(container, spec) : container);
+  const mutatedSpec: V1PodSpec = { ...podSpec };
+  if (podSpec.initContainers !== undefined) mutatedSpec.initContainers = podSpec.initContainers.map(mount);
+  if (podSpec.containers !== undefined) mutatedSpec.containers = podSpec.containers.map(mount);
+  return { ...pod, spec: mutatedSpec };
 }
 
 function lacksMount(container: V1Container, spec: InjectionSpec): boolean {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger } from './logger.ts';
+import { createLogger, flatFieldsLogger } from './logger.ts';
 
 const CANARY = 'canary-7f3a9c-should-never-be-logged';
 
@@ -26,6 +26,20 @@ test('sensitive fields are censored at any of the first three levels', () => {
   assert.equal(line.level, 'info');
   assert.equal(line.token, '[redacted]');
   assert.ok(!JSON.stringify(line).includes(CANARY), 'canary leaked into a log line');
+});
+
+test('the flat-fields logger censors every sensitive key at the top level and keeps the parent\'s redaction', () => {
+  const out = sink();
+  const parent = createLogger({ name: 't', destination: out.stream });
+  const log = flatFieldsLogger(parent);
+  log.info({ pod: 'web-*', token: CANARY, jwt: CANARY, clientToken: CANARY, authorization: CANARY, password: CANARY, secret: CANARY, data: CANARY, value: CANARY, values: CANARY, client_token: CANARY }, 'pod injected');
+  parent.info({ req: { headers: { authorization: CANARY } } }, 'nested');
+  const [flat, nested] = out.lines();
+  assert.equal(flat?.pod, 'web-*', 'other fields are kept');
+  assert.equal(flat?.name, 't', 'the parent\'s bindings are kept');
+  assert.equal(flat?.token, '[redacted]');
+  assert.equal(nested?.msg, 'nested');
+  assert.ok(!out.lines().some((line) => JSON.stringify(line).includes(CANARY)), 'canary leaked into a log line');
 });
 
 test('errors keep their message and kind through the err serializer', () => {

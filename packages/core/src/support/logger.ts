@@ -12,6 +12,16 @@ const SENSITIVE_KEYS = ['jwt', 'token', 'client_token', 'clientToken', 'authoriz
 /** Redacted at the top level, one level down (`req.headers.authorization`) and two. */
 export const REDACT_PATHS: readonly string[] = SENSITIVE_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
 
+/**
+ * For a line on a hot path whose fields are all strings, numbers or booleans (the
+ * webhook's one line per review): the same keys, exact and top-level only. fast-redact's
+ * cost is the wildcards, which walk every field of every line; a nested field logged
+ * through this logger would not be redacted, so log objects through the parent.
+ */
+export function flatFieldsLogger(logger: Logger): Logger {
+  return logger.child({}, { redact: { paths: [...SENSITIVE_KEYS], censor: '[redacted]' } });
+}
+
 /** Every binary's log level comes from this variable, validated by its config parser. */
 export const LOG_LEVEL_ENV = 'VAULT_COURIER_LOG_LEVEL';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
