@@ -85,9 +85,6 @@ trap cleanup EXIT
 interrupted=0
 trap 'interrupted=1' INT TERM
 
-# The Node the demo's TypeScript needs, and the npm packages (not the embedded cluster's parts).
-bash "$here/setup.sh" --node-only >&2
-
 say "creating kind cluster $cluster"
 # Ours from here on, even half-made (a Ctrl-C during create): the name was free.
 created=1
@@ -101,6 +98,10 @@ for entry in "${images[@]}"; do
   docker build --file "$root/$dockerfile" --tag "vault-courier/$name:$IMAGE_TAG" "$root" >&2
   kind load docker-image --name "$cluster" "vault-courier/$name:$IMAGE_TAG" >&2
 done
+
+# The Node the demo's TypeScript needs, and the npm packages (not the embedded cluster's
+# parts): only now, since nothing before this runs Node.
+bash "$here/setup.sh" --node-only >&2
 
 kubeconfig="$work/kubeconfig"
 (umask 077 && kind get kubeconfig --name "$cluster" > "$kubeconfig")

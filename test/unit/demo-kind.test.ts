@@ -110,7 +110,8 @@ test(`ownership: the cluster it made itself (--keep) is deleted and made again`,
   const markers = path.join(dir, 'markers');
   mkdirSync(markers);
   writeFileSync(path.join(markers, `${CLUSTER}.owner`), 'node-id-of-ours\n');
-  // The real tools after the stand-ins: set-up (--node-only) runs for real, warm.
+  // The stand-in kind refuses to create, so the script stops before its set-up (which would
+  // run npm ci in this checkout if its lock stamp were stale) and before any Node.
   const bin = binDir(dir, existingCluster('node-id-of-ours'));
   const { code, stderr } = runScript({ PATH: `${bin}:/usr/bin:/bin`, VAULT_COURIER_KIND_MARKERS: markers, HOME: process.env.HOME ?? '' });
   assert.equal(code, 1, 'the stand-in kind refuses to create, so the run stops there');
