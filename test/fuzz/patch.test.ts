@@ -11,25 +11,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import jsonpatch from 'fast-json-patch';
 import type { V1Pod } from '@kubernetes/client-node';
-import { DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, MAX_POD_DEPTH, mountIntoLateContainers, mutatePod, nestingDepth, shouldInject, type InjectionConfig, type Operation } from '@vault-courier/core';
+import { MAX_POD_DEPTH, mountIntoLateContainers, mutatePod, nestingDepth, shouldInject, type Operation } from '@vault-courier/core';
+import { FIXTURE_CONFIG } from '../helpers/fixture-config.ts';
 import { parseAdmissionReview, reviewAdmission, type AdmissionRequest } from '../../packages/webhook/src/review.ts';
 import { loadReviews, nextCase } from './admission-cases.ts';
 import { seededRandom } from './random.ts';
 
 const CASES = 10_000;
 
-const CONFIG: InjectionConfig = {
-  vaultAddr: 'https://vault.vault.svc:8200',
-  vaultCaPem: '-----BEGIN CERTIFICATE-----\nVAULT-CA\n-----END CERTIFICATE-----\n',
-  authPath: 'auth/kubernetes',
-  defaultRole: 'default',
-  initImage: 'ghcr.io/vault-courier/init:0.1.0',
-  sidecarImage: 'ghcr.io/vault-courier/sidecar:0.1.0',
-  serviceUrl: 'https://vault-courier.vault-courier.svc',
-  serviceCaPem: '-----BEGIN CERTIFICATE-----\nSERVICE-CA\n-----END CERTIFICATE-----\n',
-  initResources: DEFAULT_INIT_RESOURCES,
-  sidecarResources: DEFAULT_SIDECAR_RESOURCES,
-};
 
 /** The requests among the cases that reach the review: JSON, an AdmissionReview, for /mutate. */
 function* requests(): Generator<{ kind: string; request: AdmissionRequest }> {
@@ -60,13 +49,13 @@ test('the patch applies to the pod sent, gives the mutated pod, equals the full 
   let patched = 0;
   for (const { kind, request } of requests()) {
     const sent = structuredClone(request.object);
-    const { response } = reviewAdmission(request, CONFIG).review;
+    const { response } = reviewAdmission(request, FIXTURE_CONFIG).review;
     assert.deepEqual(request.object, sent, `${kind}: the review modified the pod sent`);
     if (response.patch === undefined) continue;
     patched++;
     const pod = request.object as V1Pod;
-    const decision = shouldInject(pod, CONFIG);
-    const mutated = decision.inject ? mutatePod(pod, decision.spec, CONFIG) : mountIntoLateContainers(pod, CONFIG);
+    const decision = shouldInject(pod, FIXTURE_CONFIG);
+    const mutated = decision.inject ? mutatePod(pod, decision.spec, FIXTURE_CONFIG) : mountIntoLateContainers(pod, FIXTURE_CONFIG);
     assert.ok(mutated !== undefined, `${kind}: a patch without a mutation`);
     const patch = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Operation[];
     const applied = jsonpatch.applyPatch(structuredClone(pod), structuredClone(patch), true, false).newDocument;

@@ -2,25 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyJsonPatch, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, type InjectionConfig, type Operation } from '@vault-courier/core';
+import { applyJsonPatch, type Operation } from '@vault-courier/core';
+import { FIXTURE_CONFIG } from '../../../test/helpers/fixture-config.ts';
 import { parseAdmissionReview, reviewAdmission, reviewWorkload, type AdmissionRequest } from './review.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../../test/fixtures/admission');
 /** UPDATE_GOLDEN=1 rewrites the expected files after a deliberate change; review the diff. */
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
-
-export const FIXTURE_CONFIG: InjectionConfig = {
-  vaultAddr: 'https://vault.vault.svc:8200',
-  vaultCaPem: '-----BEGIN CERTIFICATE-----\nVAULT-CA\n-----END CERTIFICATE-----\n',
-  authPath: 'auth/kubernetes',
-  defaultRole: 'default',
-  initImage: 'ghcr.io/vault-courier/init:0.1.0',
-  sidecarImage: 'ghcr.io/vault-courier/sidecar:0.1.0',
-  serviceUrl: 'https://vault-courier.vault-courier.svc',
-  serviceCaPem: '-----BEGIN CERTIFICATE-----\nSERVICE-CA\n-----END CERTIFICATE-----\n',
-  initResources: DEFAULT_INIT_RESOURCES,
-  sidecarResources: DEFAULT_SIDECAR_RESOURCES,
-};
 
 function requestOf(file: string): AdmissionRequest {
   const parsed = parseAdmissionReview(JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8')));
