@@ -174,7 +174,8 @@ console.log('|---|---:|---:|---:|');
 for (const [label, pick, digits] of rows) {
   const a = courier.map(pick);
   const b = reference.map(pick);
-  const ratio = b.length === 0 ? '' : `${(stats(a).median / stats(b).median).toFixed(2)}×`;
+  // A reference median of 0 (no other process on the core) has no ratio worth printing.
+  const ratio = b.length === 0 || stats(b).median === 0 ? '' : `${(stats(a).median / stats(b).median).toFixed(2)}×`;
   console.log(`| ${label} | ${fmt(a, digits)} | ${fmt(b, digits)} | ${ratio} |`);
 }
 const shared = [...courier, ...reference].filter((s) => s.otherCores > 0.05).length;
