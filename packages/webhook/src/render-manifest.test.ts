@@ -5,22 +5,12 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
-import { applyJsonPatch, DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES, type InjectionConfig, type Operation } from '@vault-courier/core';
+import { applyJsonPatch, type Operation } from '@vault-courier/core';
+import { MINIMAL_CONFIG } from '../../../test/helpers/fixture-config.ts';
 import { renderManifest } from './render-manifest.ts';
 import { reviewAdmission } from './review.ts';
 
-const config: InjectionConfig = {
-  vaultAddr: 'https://vault:8200',
-  vaultCaPem: undefined,
-  authPath: 'auth/kubernetes',
-  defaultRole: 'app',
-  initImage: 'init:1',
-  sidecarImage: 'sidecar:1',
-  serviceUrl: 'https://vault-courier.vault-courier.svc',
-  serviceCaPem: undefined,
-  initResources: DEFAULT_INIT_RESOURCES,
-  sidecarResources: DEFAULT_SIDECAR_RESOURCES,
-};
+const config = MINIMAL_CONFIG;
 
 const template = { metadata: { labels: { app: 'web' }, annotations: { 'vault-courier.io/secret-db': 'database/creds/web' } }, spec: { containers: [{ name: 'web', image: 'web:1' }] } };
 

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { shouldInject } from './decide.ts';
 import { mutatePod } from './mutate.ts';
-import { DEFAULT_INIT_RESOURCES, DEFAULT_SIDECAR_RESOURCES } from '../contract/config.ts';
-import type { InjectionConfig } from '../contract/config.ts';
+import { MINIMAL_CONFIG } from '../../../../test/helpers/fixture-config.ts';
 
 function pod(annotations: Record<string, string> | undefined, extra: Partial<NonNullable<V1Pod['spec']>> = {}): V1Pod {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns', ...(annotations ? { annotations } : {}) }, spec: { containers: [{ name: 'app', image: 'app:1' }], ...extra } };
@@ -57,18 +56,7 @@ test('the conflict error names the container and the fix', () => {
   assert.match(decision.errors[0]?.message ?? '', /"\/vault\/secrets" is already a mount point of container "app".*choose another vault-courier\.io\/mount-path/);
 });
 
-const injection: InjectionConfig = {
-  vaultAddr: 'https://vault:8200',
-  vaultCaPem: undefined,
-  authPath: 'auth/kubernetes',
-  defaultRole: 'app',
-  initImage: 'init:1',
-  sidecarImage: 'sidecar:1',
-  serviceUrl: 'https://vault-courier.vault-courier.svc',
-  serviceCaPem: undefined,
-  initResources: DEFAULT_INIT_RESOURCES,
-  sidecarResources: DEFAULT_SIDECAR_RESOURCES,
-};
+const injection = MINIMAL_CONFIG;
 
 /** A pod as our webhook left it, then changed by a later webhook (the API server reinvokes ours). */
 function injectedThen(change: (annotations: Record<string, string>) => void, annotations: Record<string, string> = { ...secret, 'vault-courier.io/format-db': 'env' }): V1Pod {
