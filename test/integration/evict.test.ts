@@ -28,7 +28,8 @@ import { createWorkload, eventually, INJECTED_METADATA, isEvicted, podEvents, re
 
 interface Answer {
   status: number;
-  body: { message?: string; code?: number; reason?: string };
+  retryAfter?: string | undefined;
+  body: { message?: string; code?: number; reason?: string; queue?: unknown };
 }
 
 function post(world: RotationWorld, path: string, jwt: string | undefined, body: unknown = {}): Promise<Answer> {
@@ -38,7 +39,7 @@ function post(world: RotationWorld, path: string, jwt: string | undefined, body:
     const req = request(url, { method: 'POST', ca: world.cluster.caPem, headers: { 'content-type': 'application/json', ...(jwt ? { authorization: `Bearer ${jwt}` } : {}) } }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') as Answer['body'] }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body: JSON.parse(text || '{}') as Answer['body'] }));
     });
     req.on('error', reject);
     req.end(payload);
@@ -210,6 +211,50 @@ describe('POST /evict on the real API server', { timeout: 600_000 }, () => {
     assert.equal((await rotation(world, 'guarded', nameOf(pod)))?.reason, 'Evicting');
     const metrics = await world.registry.getSingleMetricAsString('vault_courier_eviction_requests_total');
     assert.match(metrics, /outcome="blocked"} [1-9]/);
+  });
+
+  test('the rotation queue: /deadline answers the budget\'s lead; of three pods asking, the later expiries get EvictionQueued, the earliest is evicted, then the next meets the budget', async () => {
+    const pods = await createWorkload(world, { namespace: 'queue', replicas: 3 });
+    await world.policy.createNamespacedPodDisruptionBudget({ namespace: 'queue', body: { metadata: { name: 'one-at-a-time' }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'app' } } } } });
+    await eventually('the disruption controller to count 3 pods', async () => {
+      const pdb = await world.policy.readNamespacedPodDisruptionBudget({ namespace: 'queue', name: 'one-at-a-time' });
+      return pdb.status?.expectedPods === 3 && pdb.status.disruptionsAllowed === 1 ? pdb : undefined;
+    });
+    // a expires first, then b, then c; all three past their deadline: all asking.
+    const [a, b, c] = await Promise.all(
+      pods.map(async (p, i) => {
+        const token = await podToken(world, 'queue', nameOf(p), uidOf(p));
+        const recorded = await post(world, '/deadline', token, { deadline: new Date(Date.now() - 1000).toISOString(), earliestExpiry: new Date(Date.now() + 60_000 + i * 5000).toISOString(), lease: 'secret db (database/creds/app)', mode: 'evict' });
+        assert.equal(recorded.body.reason, 'Recorded', String(recorded.body.message));
+        assert.deepEqual(recorded.body.queue, { budget: 'one-at-a-time', pods: 3, atOnce: 1, leadMs: 9000 });
+        return { pod: p, token };
+      }),
+    );
+    assert.ok(a && b && c);
+    const third = await post(world, '/evict', c.token);
+    assert.equal(third.status, 429, String(third.body.message));
+    assert.equal(third.body.reason, 'EvictionQueued');
+    assert.equal(third.retryAfter, '2');
+    assert.match(third.body.message ?? '', new RegExp(`^2 pod\\(s\\) of PodDisruptionBudget one-at-a-time expire sooner and go first \\(the first: ${nameOf(a.pod)}\\)`));
+    assert.match((await rotation(world, 'queue', nameOf(c.pod)))?.message ?? '', /blockedBy=one-at-a-time$/);
+    const second = await post(world, '/evict', b.token);
+    assert.equal(second.body.reason, 'EvictionQueued');
+    assert.equal(second.retryAfter, '1');
+    for (const p of [b, c]) assert.equal((await readPod(world, 'queue', nameOf(p.pod)))?.metadata?.deletionTimestamp, undefined, 'a queued pod is not evicted');
+
+    assert.equal((await post(world, '/evict', a.token)).status, 201, 'the earliest expiry goes first');
+    // a is leaving: b is first now, and meets the budget (a's replacement is not Ready).
+    const next = await post(world, '/evict', b.token);
+    assert.equal(next.body.reason, 'DisruptionBudget', String(next.body.message));
+    assert.equal((await post(world, '/evict', c.token)).body.reason, 'EvictionQueued', 'c still waits behind b');
+    await readyPods(world, 'queue', 3, [uidOf(a.pod)]);
+    const evicted = await eventually('b evicted once the replacement is Ready', async () => {
+      const r = await post(world, '/evict', b.token);
+      return r.status === 201 ? r : undefined;
+    }, 30_000, 1000);
+    assert.equal(evicted.body.reason, 'Evicted');
+    const metrics = await world.registry.getSingleMetricAsString('vault_courier_eviction_requests_total');
+    assert.match(metrics, /outcome="queued"} [3-9]/);
   });
 
   test('Vault down: 503 naming it, no eviction; back up: evicted once the cached answer is a second old', async () => {

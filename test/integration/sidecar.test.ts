@@ -167,7 +167,8 @@ describe('sidecar on real processes', { timeout: 900_000 }, () => {
       assert.ok((blocked[0]?.count ?? 0) >= 2, `EvictionBlocked count ${blocked[0]?.count}`);
       assert.match(blocked[0]?.message ?? '', /PodDisruptionBudget keep-one/);
       assert.equal((await readPod(world, 'guarded', nameOf(pod)))?.metadata?.deletionTimestamp, undefined);
-      await assertBlockedCondition(world, pod, String((await sidecar.lines()).find(msg(/deadline computed/))?.deadline));
+      // The last one: the budget's queue lead (3 s for its one pod) may have moved the first.
+      await assertBlockedCondition(world, pod, String((await sidecar.lines()).findLast(msg(/deadline computed/))?.deadline));
 
       await world.policy.patchNamespacedPodDisruptionBudget({ namespace: 'guarded', name: 'keep-one', body: [{ op: 'replace', path: '/spec/minAvailable', value: 0 }] });
       await eventually('the pod evicted after the PDB was relaxed', async () => (isEvicted(await readPod(world, 'guarded', nameOf(pod)), uidOf(pod)) ? true : undefined), 45_000, 500);
@@ -176,6 +177,38 @@ describe('sidecar on real processes', { timeout: 900_000 }, () => {
       const delays = lines.map((l) => Number(l.retryInMs));
       assert.ok(delays.every((d, i) => i === 0 || d >= (delays[i - 1] ?? 0) / 2), `backoff grows: ${delays}`);
       assert.ok(delays.every((d) => d <= 30_000), `backoff capped: ${delays}`);
+    });
+
+    test('a budget of 10 pods and 30 s leases: the queue lead makes both sidecars ask at once; the later expiry is queued behind the earlier, which goes first once the budget allows', async () => {
+      const pods = await createWorkload(world, { namespace: 'queued', replicas: 10, graceSeconds: 1 });
+      await world.policy.createNamespacedPodDisruptionBudget({ namespace: 'queued', body: { metadata: { name: 'rolling' }, spec: { maxUnavailable: 0, selector: { matchLabels: { app: 'app' } } } } });
+      await eventually('the disruption controller to count 10 pods', async () => {
+        const pdb = await world.policy.readNamespacedPodDisruptionBudget({ namespace: 'queued', name: 'rolling' });
+        return pdb.status?.observedGeneration === pdb.metadata?.generation && pdb.status?.expectedPods === 10 ? pdb : undefined;
+      });
+      const [first, later] = pods;
+      assert.ok(first && later);
+      // Delivered one after the other: `first`'s lease expires first.
+      const firstState = await deliver(world, first, [{ name: 'db', path: 'database/creds/app' }]);
+      const laterState = await deliver(world, later, [{ name: 'db', path: 'database/creds/app' }]);
+      const sidecarFirst = run(world, first, firstState);
+      const sidecarLater = run(world, later, laterState);
+      for (const sidecar of [sidecarFirst, sidecarLater]) {
+        const lead = await sidecar.waitFor('the queue lead', msg(/^queue lead from the PodDisruptionBudget/));
+        assert.deepEqual([lead.budget, lead.pods, lead.atOnce, lead.leadMs], ['rolling', 10, 1, 30_000]);
+        const computed = (await sidecar.lines()).filter(msg(/^deadline computed$/));
+        assert.equal(computed.at(-1)?.rule, 'queue', 'limit 24 s − lead 30 s: at once');
+        assert.ok(Number(computed.at(-1)?.inMs) < 1000, `asks in ${String(computed.at(-1)?.inMs)} ms`);
+      }
+      await sidecarLater.waitFor('queued behind the first', msg(/^eviction queued: other pods of the PodDisruptionBudget expire sooner/), 15_000);
+      await sidecarFirst.waitFor('blocked by the budget itself', msg(/^eviction blocked/), 15_000);
+
+      await world.policy.patchNamespacedPodDisruptionBudget({ namespace: 'queued', name: 'rolling', body: [{ op: 'replace', path: '/spec/maxUnavailable', value: 1 }] });
+      await eventually('the first evicted', async () => (isEvicted(await readPod(world, 'queued', nameOf(first)), uidOf(first)) ? true : undefined), 20_000, 200);
+      assert.equal((await readPod(world, 'queued', nameOf(later)))?.metadata?.deletionTimestamp, undefined, 'the later expiry is still there');
+      await readyPods(world, 'queued', 10, [uidOf(first)]);
+      await eventually('the later one evicted once the replacement is Ready', async () => (isEvicted(await readPod(world, 'queued', nameOf(later)), uidOf(later)) ? true : undefined), 20_000, 200);
+      for (const sidecar of [sidecarFirst, sidecarLater]) await sidecar.waitFor('eviction accepted', msg(/eviction accepted/));
     });
 
     test('a sidecar whose pod was replaced by a namesake: 410 PodGone, revokes its token and idles until SIGTERM, the namesake untouched', async () => {

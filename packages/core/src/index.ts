@@ -4,6 +4,7 @@ export * from './contract/spec.ts';
 export * from './contract/manifest.ts';
 export * from './support/logger.ts';
 export * from './rotation/deadline.ts';
+export * from './rotation/eviction-queue.ts';
 export * from './support/backoff.ts';
 export * from './rotation/eviction-identity.ts';
 export * from './contract/annotations.ts';

@@ -44,8 +44,8 @@ const RECORDED: EndpointAnswer = { status: 200, reason: 'Recorded', message: 'de
 
 test('a recorded deadline is sent once; a moved one again', async () => {
   const r = reporter(() => RECORDED);
-  assert.equal(await r.report(AT, EARLIEST), 'recorded');
-  assert.equal(await r.report(AT, EARLIEST), 'unchanged');
+  assert.equal((await r.report(AT, EARLIEST)).outcome, 'recorded');
+  assert.equal((await r.report(AT, EARLIEST)).outcome, 'unchanged');
   assert.equal(r.posts.length, 1);
   assert.equal(r.posts[0]?.path, '/deadline');
   assert.equal(r.posts[0]?.jwt, JWT_CANARY);
@@ -70,8 +70,8 @@ test('a failed report is sent again at the next call, and a repeated failure is 
 
 test("a bare 404 (an older webhook, a wrong URL) is retried, never taken for recorded or gone, logged once as an error without its body", async () => {
   const r = reporter(() => ({ status: 404, reason: undefined, message: `echo ${JWT_CANARY}`, retryAfterSeconds: undefined }));
-  assert.equal(await r.report(AT, EARLIEST), 'failed');
-  assert.equal(await r.report(AT, EARLIEST), 'failed');
+  assert.equal((await r.report(AT, EARLIEST)).outcome, 'failed');
+  assert.equal((await r.report(AT, EARLIEST)).outcome, 'failed');
   assert.equal(r.posts.length, 2);
   assert.equal(r.lines().length, 1);
   assert.match(r.lines()[0]?.msg ?? '', /without a reason vault-courier sends \(a webhook older than POST \/deadline/);
@@ -80,6 +80,14 @@ test("a bare 404 (an older webhook, a wrong URL) is retried, never taken for rec
 
 test('410 PodGone is handed to the sidecar, which acts on it as on /evict', async () => {
   const r = reporter(() => ({ status: 410, reason: 'PodGone', message: 'gone', retryAfterSeconds: undefined }));
-  assert.equal(await r.report(AT, EARLIEST), 'gone');
+  assert.equal((await r.report(AT, EARLIEST)).outcome, 'gone');
   assert.deepEqual(r.lines(), []);
+});
+
+test("the answer's queue lead is handed on, and kept while the report is unchanged; a webhook without one means none", async () => {
+  const queue = { budget: 'demo-app', pods: 20, atOnce: 1, leadMs: 60_000 };
+  const r = reporter((n) => (n === 0 ? { ...RECORDED, queue } : RECORDED));
+  assert.deepEqual(await r.report(AT, EARLIEST), { outcome: 'recorded', queue });
+  assert.deepEqual(await r.report(AT, EARLIEST), { outcome: 'unchanged', queue });
+  assert.deepEqual(await r.report({ ...AT, atMs: T0 }, EARLIEST), { outcome: 'recorded', queue: undefined });
 });

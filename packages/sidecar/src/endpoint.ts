@@ -5,10 +5,13 @@
  */
 import { CourierError } from '@vault-courier/core/support/errors';
 import { parseRetryAfter, type ReceivedAnswer } from '@vault-courier/core/rotation/eviction-answers';
+import { readBudgetLead, type BudgetLead } from '@vault-courier/core/rotation/eviction-queue';
 import { NoAnswerError, requestJson } from '@vault-courier/http/request-json';
 
 export interface EndpointAnswer extends ReceivedAnswer {
   readonly message: string;
+  /** POST /deadline's answer: the pod's PodDisruptionBudget and the lead it needs. */
+  readonly queue?: BudgetLead;
 }
 
 function text(value: unknown): string | undefined {
@@ -30,8 +33,9 @@ export function createEndpointClient(options: EndpointOptions): PostEndpoint {
     const url = new URL(path.replace(/^\//, ''), base);
     try {
       const answer = await requestJson({ url, method: 'POST', headers: { authorization: `Bearer ${jwt}` }, body, caPem: options.caPem, timeoutMs: options.timeoutMs });
-      const status = answer.body as { message?: unknown; reason?: unknown } | undefined;
-      return { status: answer.status, reason: text(status?.reason), message: (text(status?.message) ?? '').slice(0, 1000), retryAfterSeconds: parseRetryAfter(answer.retryAfter) };
+      const status = answer.body as { message?: unknown; reason?: unknown; queue?: unknown } | undefined;
+      const queue = readBudgetLead(status?.queue);
+      return { status: answer.status, reason: text(status?.reason), message: (text(status?.message) ?? '').slice(0, 1000), retryAfterSeconds: parseRetryAfter(answer.retryAfter), ...(queue === undefined ? {} : { queue }) };
     } catch (err) {
       const code = err instanceof NoAnswerError ? err.code : 'error';
       throw new CourierError('eviction', `the eviction endpoint ${url.origin}${url.pathname} did not answer (${code})`, { retryable: true, cause: { code } });

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { createLogger, MANIFEST_VERSION, type LeaseManifest, type SecretLease } from '@vault-courier/core';
 import { renewAtMs } from '@vault-courier/core/rotation/renewal';
 import { createSidecar, SLEEP_CAP_MS, type Clock, type SidecarDeps } from './sidecar.ts';
+import { budgetLead, type BudgetLead } from '@vault-courier/core/rotation/eviction-queue';
 import type { ReportOutcome } from './deadline-report.ts';
 import type { EndpointAnswer } from './endpoint.ts';
 import type { RenewResult, TokenInfo, VaultToken } from './vault-token.ts';
@@ -100,6 +101,8 @@ function harness(options: {
   /** When given, the deadline reports (POST /deadline) land here instead of going nowhere. */
   reports?: { deadline: number | undefined; earliest: number | undefined; at: number }[];
   reportOutcome?: ReportOutcome;
+  /** The budget's queue lead the webhook answers POST /deadline with. */
+  reportQueue?: BudgetLead;
   /** Renewals land at exactly their fraction unless a test asks for the uid jitter. */
   tuning?: SidecarDeps['tuning'];
 }): Harness {
@@ -148,7 +151,7 @@ function harness(options: {
       : {
           reportDeadline: async (result, earliest) => {
             options.reports?.push({ deadline: result.kind === 'at' ? result.atMs : undefined, earliest: earliest?.atMs, at: clock.now() });
-            return options.reportOutcome ?? 'recorded';
+            return { outcome: options.reportOutcome ?? 'recorded', queue: options.reportQueue };
           },
         }),
     logger,
@@ -189,14 +192,14 @@ test('asks for eviction once at the deadline, with the projected token, then wai
   assert.ok(!h.raw().includes(JWT_CANARY), 'the JWT reached a log line');
 });
 
-test('a PDB that blocks: retries with growing, capped backoff and a log line each time, until accepted', async () => {
+test('a PDB that blocks: first in its queue, so retries within 2 s, a log line each time, until accepted', async () => {
   const h = harness({ manifest: manifest([secret('db', 300)]), answers: (_p, n) => (n < 6 ? ans(429, 'DisruptionBudget', 10) : ACCEPTED) });
   await h.sidecar.start();
   await h.clock.advanceTo(deadlineOf(h) + 600_000);
   assert.equal(h.posts.length, 7);
   const gaps = h.posts.slice(1).map((p, i) => p.at - (h.posts[i]?.at ?? 0));
-  // random() = 0.5: 3/4 of 2 s, 4 s, 8 s, 16 s, then the 30 s cap.
-  assert.deepEqual(gaps, [1500, 3000, 6000, 12_000, 22_500, 22_500]);
+  // random() = 0.5: 3/4 of 1 s raised to the 1 s floor, then 3/4 of the 2 s cap.
+  assert.deepEqual(gaps, [1000, 1500, 1500, 1500, 1500, 1500]);
   assert.equal(h.lines().filter((l) => /eviction blocked/.test(String(l.msg))).length, 6);
 });
 
@@ -217,7 +220,6 @@ test("a PDB that blocks near the pod's limit: never sleeps past half the time le
   const after = times.filter((t) => t >= limit);
   assert.ok(after.length >= 2, 'it keeps asking past the limit');
   assert.deepEqual(after.slice(1).map((t, i) => t - (after[i] ?? 0)), after.slice(1).map(() => 1000), 'past the limit: every second');
-  // The plain backoff would have slept 12 s at the fifth refusal: the cap made it shorter.
   assert.ok(times.filter((t) => t < limit).length >= 6, 'several attempts before the limit, not one landing on it');
 });
 
@@ -274,7 +276,7 @@ test("the webhook's rate limit: waits exactly its Retry-After, logged apart from
   await h.clock.advanceTo(deadlineOf(h) + 60_000);
   assert.equal(h.posts.length, 3);
   assert.equal((h.posts[1]?.at ?? 0) - (h.posts[0]?.at ?? 0), 7000, 'Retry-After honoured');
-  assert.equal((h.posts[2]?.at ?? 0) - (h.posts[1]?.at ?? 0), 1500, 'a PDB 429 backs off on its own schedule');
+  assert.equal((h.posts[2]?.at ?? 0) - (h.posts[1]?.at ?? 0), 1000, 'a PDB 429 backs off on its own schedule');
   const limited = h.lines().filter((l) => /rate-limited this pod: retrying after its Retry-After/.test(String(l.msg)));
   assert.equal(limited.length, 1);
   assert.equal(limited[0]?.retryAfterMs, 7000);
@@ -450,4 +452,39 @@ test('the deadline report answered 410 PodGone: the token revoked at once, no ev
   assert.ok(h.lines().some((l) => l.endpoint === 'deadline' && l.status === 410 && /gone .*idling until SIGTERM/.test(String(l.msg))));
   await h.sidecar.shutdown();
   assert.equal(h.revokes, 1);
+});
+
+test('the budget queue lead from POST /deadline: 20 pods on a 60 s lease ask at once, reported again; 3 pods keep the refresh point', async () => {
+  const calls: { deadline: number | undefined; earliest: number | undefined; at: number }[] = [];
+  const long = harness({ manifest: manifest([secret('db', 60)]), reports: calls, reportQueue: budgetLead({ name: 'demo-app', expectedPods: 20, maxUnavailable: 1 }) });
+  await long.sidecar.start();
+  const first = calls[0]?.deadline ?? NaN;
+  assert.ok(first > T0 + 35_000, `the first report is the refresh rule's: ${first - T0} ms`);
+  assert.equal(calls.length, 2, 'the moved deadline is reported once');
+  const d = long.sidecar.current();
+  assert.ok(d?.kind === 'at' && d.rule === 'queue', JSON.stringify(d));
+  // limit 50 s − lead 60 s: from the issue, less the uid jitter.
+  assert.equal(calls[1]?.deadline, d.atMs);
+  assert.ok(d.atMs <= T0 && d.atMs > T0 - 3000, `${d.atMs - T0} ms`);
+  await long.clock.advance(10);
+  assert.equal(long.posts.filter((p) => p.path === '/evict').length, 1, 'asked at once');
+  assert.ok(long.lines().some((l) => l.msg === 'queue lead from the PodDisruptionBudget: asking at least this long before the limit' && l.leadMs === 60_000 && l.budget === 'demo-app'));
+
+  const small: typeof calls = [];
+  const short = harness({ manifest: manifest([secret('db', 60)]), reports: small, reportQueue: budgetLead({ name: 'demo-app', expectedPods: 3, maxUnavailable: 1 }) });
+  await short.sidecar.start();
+  const kept = short.sidecar.current();
+  assert.ok(kept?.kind === 'at' && kept.rule === 'refresh', JSON.stringify(kept));
+  assert.equal(small.length, 1, 'the same deadline: not reported again');
+  assert.equal(kept.atMs, first, 'the same instant as without a lead');
+});
+
+test('EvictionQueued: waits its Retry-After (logged as queued, not rate-limited), then first in line retries within 2 s', async () => {
+  const h = harness({ manifest: manifest([secret('db', 300)]), answers: (_p, n) => (n === 0 ? ans(429, 'EvictionQueued', 4) : n === 1 ? ans(429, 'DisruptionBudget') : ACCEPTED) });
+  await h.sidecar.start();
+  await h.clock.advanceTo(deadlineOf(h) + 60_000);
+  assert.deepEqual(h.posts.slice(1).map((p, i) => p.at - (h.posts[i]?.at ?? 0)), [4000, 1000]);
+  assert.equal(h.lines().filter((l) => /^eviction queued: other pods of the PodDisruptionBudget expire sooner/.test(String(l.msg))).length, 1);
+  assert.equal(h.lines().filter((l) => /rate-limited/.test(String(l.msg))).length, 0);
+  assert.ok(h.lines().some((l) => l.msg === 'eviction accepted: waiting for SIGTERM'));
 });

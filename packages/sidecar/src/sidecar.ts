@@ -8,10 +8,13 @@
  *   nothing would recreate, POST /expiry-warning once. It acts only on an answer whose
  *   Status reason is one of core's EVICTION_ANSWERS (sidecarStep): Evicted → wait for
  *   SIGTERM; PodGone → revoke the token and idle until SIGTERM (exiting would only make the
- *   kubelet restart a sidecar holding a revoked token); RateLimited → wait its Retry-After;
- *   DisruptionBudget → retry with capped backoff, never waiting past half the time left
- *   before the pod's limit; anything else, a bare 404 from a foreign server included →
+ *   kubelet restart a sidecar holding a revoked token); RateLimited and EvictionQueued →
+ *   wait its Retry-After; DisruptionBudget → retry within 2 s (the webhook answers it only
+ *   to the pod first in its budget's queue), never waiting past half the time left before
+ *   the pod's limit; anything else, a bare 404 from a foreign server included →
  *   retry with capped backoff and report, never "gone";
+ * - asks earlier when its PodDisruptionBudget is long: the webhook answers POST /deadline
+ *   with the budget's queue lead (core's budgetLead), and the deadline is recomputed with it;
  * - never sleeps longer than a minute before it reads the clock again, so a wall-clock
  *   jump or a paused machine cannot carry the eviction past the deadline;
  * - on shutdown revokes the token (bounded), so its dynamic credentials die with the pod.
@@ -49,8 +52,14 @@ export interface Tuning {
   readonly renewJitterFraction: number;
   readonly renewBackoff: BackoffOptions;
   readonly actionBackoff: BackoffOptions;
+  /**
+   * After a DisruptionBudget refusal. The webhook queues the other pods of the budget
+   * (EvictionQueued), so this pod is first: the budget frees when the previous pod's
+   * replacement is Ready, and every second slept past that delays every pod behind it.
+   */
+  readonly budgetBackoff: BackoffOptions;
   readonly revokeTimeoutMs: number;
-  readonly deadline: Omit<DeadlineOptions, 'token'>;
+  readonly deadline: Omit<DeadlineOptions, 'token' | 'queueLeadMs'>;
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -58,6 +67,7 @@ export const DEFAULT_TUNING: Tuning = {
   renewJitterFraction: RENEW_JITTER_FRACTION,
   renewBackoff: { initialMs: 1000, maxMs: 15_000 },
   actionBackoff: { initialMs: 2000, maxMs: 30_000 },
+  budgetBackoff: { initialMs: 1000, maxMs: 2000 },
   revokeTimeoutMs: 5000,
   deadline: {},
 };
@@ -136,6 +146,8 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
   };
   let action: Action = { phase: 'waiting' };
   let result: DeadlineResult | undefined;
+  /** The budget's queue lead, as the webhook last answered POST /deadline. */
+  let queueLeadMs = 0;
   let timer: unknown;
   let running: Promise<void> | undefined;
   let stopped = false;
@@ -146,7 +158,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
   }
 
   function recompute(now: number): void {
-    const next = deadline(deps.manifest, now, deps.pod, { ...tuning.deadline, token: tokenStatus() });
+    const next = deadline(deps.manifest, now, deps.pod, { ...tuning.deadline, token: tokenStatus(), queueLeadMs });
     const changed = result === undefined || next.kind !== result.kind || (next.kind === 'at' && result.kind === 'at' && next.atMs !== result.atMs);
     result = next;
     if (changed) {
@@ -229,7 +241,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
   function retryLater(answer: string, level: 'error' | 'warn' | 'info', extra: Record<string, unknown> = {}, budget = false): void {
     const attempt = action.phase === 'retrying' ? action.attempt + 1 : 0;
     const now = clock.now();
-    const backoffMs = backoffDelay(attempt, tuning.actionBackoff, random);
+    const backoffMs = backoffDelay(attempt, budget ? tuning.budgetBackoff : tuning.actionBackoff, random);
     const delay = budget && result?.kind === 'at' ? evictionRetryDelay({ kind: 'budget', backoffMs, nowMs: now, limitMs: result.limitMs }) : backoffMs;
     action = { phase: 'retrying', attempt, atMs: now + delay };
     log[level]({ ...extra, attempt: attempt + 1, retryInMs: delay }, answer);
@@ -267,7 +279,12 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
       case 'retry-after':
         // Not a backoff step: the next backoff starts where it was (-1: the first step is 0).
         action = { phase: 'retrying', attempt: action.phase === 'retrying' ? action.attempt : -1, atMs: clock.now() + evictionRetryDelay({ kind: 'retry-after', retryAfterMs: step.delayMs }) };
-        log.info({ ...fields, retryAfterMs: step.delayMs }, `the ${endpoint} endpoint rate-limited this pod: retrying after its Retry-After`);
+        log.info(
+          { ...fields, retryAfterMs: step.delayMs },
+          step.reason === 'EvictionQueued'
+            ? 'eviction queued: other pods of the PodDisruptionBudget expire sooner and go first; retrying after its Retry-After'
+            : `the ${endpoint} endpoint rate-limited this pod: retrying after its Retry-After`,
+        );
         return;
       case 'refused':
         retryLater(`the ${endpoint} endpoint refused (${step.reason}): retrying, but this needs a fix (see the answer and the pod's Events)`, 'error', fields);
@@ -309,9 +326,21 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
    * PodGone from /deadline means what it means from /evict, found out sooner.
    */
   async function report(): Promise<void> {
-    if (result === undefined || deps.reportDeadline === undefined || (action.phase !== 'waiting' && action.phase !== 'retrying')) return;
-    const outcome = await deps.reportDeadline(result, earliestExpiry(deps.manifest, tokenStatus()));
-    if (outcome === 'gone') await podGone({ status: EVICTION_ANSWERS.PodGone.code, answerReason: 'PodGone', endpoint: 'deadline' });
+    for (let pass = 0; pass < 2; pass++) {
+      if (result === undefined || deps.reportDeadline === undefined || (action.phase !== 'waiting' && action.phase !== 'retrying')) return;
+      const answer = await deps.reportDeadline(result, earliestExpiry(deps.manifest, tokenStatus()));
+      if (answer.outcome === 'gone') {
+        await podGone({ status: EVICTION_ANSWERS.PodGone.code, answerReason: 'PodGone', endpoint: 'deadline' });
+        return;
+      }
+      // A new lead moves the deadline: recompute, and report that once (the lead depends on the budget, not on the deadline).
+      if (answer.queue === undefined || answer.queue.leadMs === queueLeadMs) return;
+      queueLeadMs = answer.queue.leadMs;
+      log.info({ budget: answer.queue.budget, pods: answer.queue.pods, atOnce: answer.queue.atOnce, leadMs: answer.queue.leadMs }, 'queue lead from the PodDisruptionBudget: asking at least this long before the limit');
+      const before = result.kind === 'at' ? result.atMs : undefined;
+      recompute(clock.now());
+      if (result.kind === 'never' || result.atMs === before) return;
+    }
   }
 
   async function tick(): Promise<void> {

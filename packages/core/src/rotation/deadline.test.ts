@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deadline, describeLease, earliestExpiry, uidFraction, JITTER_FRACTION, type DeadlineOptions, type DeadlinePod } from './deadline.ts';
+import { deadline, describeLease, earliestExpiry, uidFraction, JITTER_FRACTION, type DeadlineOptions, type DeadlinePod, type DeadlineRule } from './deadline.ts';
 import { MANIFEST_VERSION, type LeaseManifest, type SecretLease } from '../contract/manifest.ts';
 
 const T0 = Date.UTC(2026, 10, 24, 12, 0, 0);
@@ -23,7 +23,7 @@ interface Row {
   readonly now?: number;
   readonly pod?: DeadlinePod;
   readonly options?: DeadlineOptions;
-  readonly want: { kind: 'never' } | { atMs: number; delayMs: number; lease: string; rule: 'refresh' | 'limit'; warnings?: RegExp[] };
+  readonly want: { kind: 'never' } | { atMs: number; delayMs: number; lease: string; rule: DeadlineRule; warnings?: RegExp[] };
 }
 
 const rows: Row[] = [
@@ -119,6 +119,51 @@ const rows: Row[] = [
     options: { ...NO_JITTER, safetyMarginMs: 0 },
     // refresh at 66.67 s, limit at 70 s.
     want: { atMs: T0 + 66_666, delayMs: 66_666, lease: 'db', rule: 'refresh' },
+  },
+  {
+    name: 'queue lead of 20 pods (60 s) on a 60 s TTL: ask at once, from the issue',
+    manifest: manifest([secret('db', 60)]),
+    pod: { uid: UID, terminationGracePeriodSeconds: 5 },
+    options: { ...NO_JITTER, queueLeadMs: 60_000 },
+    // limit at 50 s; 50 − 60 < 0, so the issue itself.
+    want: { atMs: T0, delayMs: 0, lease: 'db', rule: 'queue' },
+  },
+  {
+    name: 'queue lead of 10 pods (30 s) on a 60 s TTL: 30 s before the limit, earlier than the refresh',
+    manifest: manifest([secret('db', 60)]),
+    pod: { uid: UID, terminationGracePeriodSeconds: 5 },
+    options: { ...NO_JITTER, queueLeadMs: 30_000 },
+    want: { atMs: T0 + 20_000, delayMs: 20_000, lease: 'db', rule: 'queue' },
+  },
+  {
+    name: 'queue lead of 3 pods (9 s) on a 60 s TTL: the refresh is earlier, as without a lead',
+    manifest: manifest([secret('db', 60)]),
+    pod: { uid: UID, terminationGracePeriodSeconds: 5 },
+    options: { ...NO_JITTER, queueLeadMs: 9000 },
+    want: { atMs: T0 + 40_000, delayMs: 40_000, lease: 'db', rule: 'refresh' },
+  },
+  {
+    name: 'queue lead of 20 pods on a 1 h TTL: the refresh, as without a lead',
+    manifest: manifest([secret('db', 3600)]),
+    pod: { uid: UID, terminationGracePeriodSeconds: 5 },
+    options: { ...NO_JITTER, queueLeadMs: 60_000 },
+    want: { atMs: T0 + 2_400_000, delayMs: 2_400_000, lease: 'db', rule: 'refresh' },
+  },
+  {
+    name: 'queue lead while renewal fails: the unconfirmed token keeps its limit alone (no early exit for an outage)',
+    manifest: manifest([secret('db', 36_000)]),
+    now: T0 + 400_000,
+    pod: { uid: UID, terminationGracePeriodSeconds: 30 },
+    options: { ...NO_JITTER, queueLeadMs: 300_000, token: { state: 'unconfirmed', issuedAtMs: T0, expiresAtMs: T0 + 600_000 } },
+    want: { atMs: T0 + 600_000 - 35_000, delayMs: 165_000, lease: 'token', rule: 'limit' },
+  },
+  {
+    name: 'queue lead, asked again 25 s later (a restarted sidecar): the same instant',
+    manifest: manifest([secret('db', 60)]),
+    now: T0 + 25_000,
+    pod: { uid: UID, terminationGracePeriodSeconds: 5 },
+    options: { ...NO_JITTER, queueLeadMs: 30_000 },
+    want: { atMs: T0 + 20_000, delayMs: 0, lease: 'db', rule: 'queue' },
   },
 ];
 

@@ -6,10 +6,14 @@
  * For every lease (each dynamic secret, and the Vault token once Vault stops extending it):
  *   refresh = issued + refreshFraction × TTL      (default: two thirds of the TTL have passed)
  *   limit   = expiry − terminationGracePeriod − safetyMargin
- *   at      = min(refresh, limit)
+ *   queue   = max(issued, limit − queueLead)      (only with a lead: the pod's PodDisruptionBudget)
+ *   at      = min(refresh, limit, queue)
  * The deadline is the earliest `at`, made earlier by a jitter derived from the pod uid, so
  * replicas that started together spread their evictions, and a restarted sidecar computes
  * exactly the same time (the rule never reads `now`, only the clamp to "at once" does).
+ * The queue lead is the time the pod's budget needs to let every pod it covers go one
+ * after another (core's budgetLead, which the webhook answers POST /deadline with): a small
+ * Deployment or a long TTL keeps `refresh`; 20 replicas of a 60 s TTL ask from the start.
  */
 import type { LeaseManifest } from '../contract/manifest.ts';
 
@@ -47,6 +51,8 @@ export interface DeadlineOptions {
   readonly maxJitterMs?: number;
   /** Defaults to what the manifest says: renewable → extending, else final. */
   readonly token?: TokenStatus;
+  /** Ask at least this long before the limit (eviction-queue.ts's budgetLead); 0 or absent: no queue bound. */
+  readonly queueLeadMs?: number;
 }
 
 export type LeaseRef = { readonly kind: 'token' } | { readonly kind: 'secret'; readonly name: string; readonly path: string };
@@ -64,12 +70,14 @@ export type DeadlineResult =
       /** expiresAtMs − grace period − safety margin: the last moment an eviction still stops the pod in time. */
       readonly limitMs: number;
       readonly lease: LeaseRef;
-      /** Which bound decided: the refresh fraction or the grace-period limit. */
-      readonly rule: 'refresh' | 'limit';
+      /** Which bound decided: the refresh fraction, the grace-period limit, or the budget's queue lead. */
+      readonly rule: DeadlineRule;
       readonly jitterMs: number;
       readonly reason: string;
       readonly warnings: readonly string[];
     };
+
+export type DeadlineRule = 'refresh' | 'limit' | 'queue';
 
 interface Lease {
   readonly ref: LeaseRef;
@@ -82,7 +90,7 @@ interface Lease {
 interface Candidate {
   readonly lease: Lease;
   readonly atMs: number;
-  readonly rule: 'refresh' | 'limit';
+  readonly rule: DeadlineRule;
 }
 
 export function tokenStatusFromManifest(manifest: LeaseManifest): TokenStatus {
@@ -108,10 +116,13 @@ function leasesOf(manifest: LeaseManifest, token: TokenStatus): Lease[] {
   return leases;
 }
 
-function candidateFor(lease: Lease, fraction: number, reserveMs: number): Candidate {
+function candidateFor(lease: Lease, fraction: number, reserveMs: number, queueLeadMs: number): Candidate {
   const limit = lease.expiresAtMs - reserveMs;
+  // An unconfirmed token (Vault down) bounds by its limit alone: no pod leaves early for an outage.
   if (lease.limitOnly) return { lease, atMs: limit, rule: 'limit' };
   const refresh = lease.issuedAtMs + fraction * (lease.expiresAtMs - lease.issuedAtMs);
+  const queue = queueLeadMs > 0 ? Math.max(lease.issuedAtMs, limit - queueLeadMs) : Infinity;
+  if (queue < refresh && queue < limit) return { lease, atMs: queue, rule: 'queue' };
   return refresh <= limit ? { lease, atMs: refresh, rule: 'refresh' } : { lease, atMs: limit, rule: 'limit' };
 }
 
@@ -170,8 +181,9 @@ export function deadline(manifest: LeaseManifest, nowMs: number, pod: DeadlinePo
   const maxJitterMs = options.maxJitterMs ?? DEFAULT_MAX_JITTER_MS;
   const token = options.token ?? tokenStatusFromManifest(manifest);
   const reserveMs = Math.max(0, pod.terminationGracePeriodSeconds) * 1000 + safetyMarginMs;
+  const queueLeadMs = Math.max(0, options.queueLeadMs ?? 0);
 
-  const candidates = leasesOf(manifest, token).map((l) => candidateFor(l, fraction, reserveMs));
+  const candidates = leasesOf(manifest, token).map((l) => candidateFor(l, fraction, reserveMs, queueLeadMs));
   const first = candidates.reduce<Candidate | undefined>((best, c) => (best === undefined || c.atMs < best.atMs ? c : best), undefined);
   if (first === undefined) {
     return { kind: 'never', reason: 'no delivered secret has a lease and the Vault token is kept renewed: nothing expires' };
@@ -180,10 +192,11 @@ export function deadline(manifest: LeaseManifest, nowMs: number, pod: DeadlinePo
   const ttlMs = first.lease.expiresAtMs - first.lease.issuedAtMs;
   const jitterMs = Math.floor(uidFraction(pod.uid) * Math.max(0, Math.min(maxJitterMs, JITTER_FRACTION * ttlMs)));
   const atMs = Math.floor(first.atMs) - jitterMs;
-  const rule =
-    first.rule === 'refresh'
-      ? `after ${Math.round(fraction * 100)}% of its ${seconds(ttlMs)} TTL`
-      : `terminationGracePeriodSeconds (${pod.terminationGracePeriodSeconds}) plus ${seconds(safetyMarginMs)} before it expires`;
+  const rule = {
+    refresh: `after ${Math.round(fraction * 100)}% of its ${seconds(ttlMs)} TTL`,
+    limit: `terminationGracePeriodSeconds (${pod.terminationGracePeriodSeconds}) plus ${seconds(safetyMarginMs)} before it expires`,
+    queue: `${seconds(queueLeadMs)} before that limit (or at once), the time its PodDisruptionBudget needs to rotate every pod it covers`,
+  }[first.rule];
   return {
     kind: 'at',
     atMs,

@@ -21,7 +21,7 @@ export type SidecarAction =
   | 'gone'
   /** Retry with capped backoff; the condition is expected to clear (PDB, Vault, API server). */
   | 'retry'
-  /** Retry after the answer's Retry-After: the webhook's own per-pod rate limit. */
+  /** Retry after the answer's Retry-After: the webhook's per-pod rate limit, or the pod's place in its budget's queue. */
   | 'retry-after'
   /** Retry with backoff, but nothing the sidecar does fixes it: logged as an error for a human. */
   | 'refused';
@@ -48,6 +48,11 @@ export const EVICTION_ANSWERS = {
   DisruptionBudget: { code: 429, action: 'retry' },
   /** 429: the webhook's per-pod rate limit; `Retry-After` says when. */
   RateLimited: { code: 429, action: 'retry-after' },
+  /**
+   * 429: other pods of the same PodDisruptionBudget are asking and expire sooner, so they go
+   * first (core's queueTurn); `Retry-After` shrinks as this pod moves up; the message names the first.
+   */
+  EvictionQueued: { code: 429, action: 'retry-after' },
   /** 409: the API server's PDB status update kept conflicting while the pod is still there. */
   EvictionConflict: { code: 409, action: 'retry' },
   /** 503: Vault is sealed or unreachable, so a replacement pod could not get credentials. */

@@ -3,16 +3,21 @@
  * what the API server said and what the pod looks like, so each answer the sidecar gets
  * means one thing. The I/O that gathers these facts is cluster.ts; the router sends.
  */
-import { ANNOTATIONS, EVICTION_ANSWERS, SIDECAR_CONTAINER_NAME, STATUS_INJECTED, type EvictionReason, type RotationState } from '@vault-courier/core';
+import { ANNOTATIONS, EVICTION_ANSWERS, ROTATION_REASONS, SIDECAR_CONTAINER_NAME, STATUS_INJECTED, type EvictionReason, type QueuePod, type RotationState } from '@vault-courier/core';
 
 /** What the webhook read of the token's pod: only what its decisions need. */
 export interface PodFacts {
   readonly uid: string;
+  readonly name?: string;
   readonly annotations: Readonly<Record<string, string>>;
   /** Names of the init containers and containers. */
   readonly containerNames: readonly string[];
   /** Its vault-courier.io/Rotation condition, when it has a readable one: /evict keeps its deadline. */
   readonly rotation?: RotationState;
+  /** What the rotation queue needs (core's eviction-queue.ts): which budgets select it, its place. */
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly terminationGracePeriodSeconds?: number;
+  readonly terminating?: boolean;
 }
 
 export type PodStanding = 'present' | 'gone' | 'not-injected';
@@ -37,6 +42,7 @@ export const OUTCOMES = {
   PodGone: 'gone',
   DisruptionBudget: 'blocked',
   RateLimited: 'rate_limited',
+  EvictionQueued: 'queued',
   EvictionConflict: 'conflict',
   VaultUnavailable: 'vault_unavailable',
   ClusterUnavailable: 'unavailable',
@@ -109,4 +115,21 @@ export function bodyProblem(err: unknown): string | undefined {
   if (type === 'entity.parse.failed') return 'the request body is not valid JSON (send a JSON object)';
   if (type === 'charset.unsupported' || type === 'encoding.unsupported') return 'the request body must be UTF-8 JSON without a Content-Encoding';
   return typeof status === 'number' && status >= 400 && status < 500 ? 'the request body could not be read' : undefined;
+}
+
+const timeMs = (iso: string | undefined): number | undefined => (iso === undefined ? undefined : Date.parse(iso));
+
+/**
+ * A pod's place in its budget's queue, from what the webhook itself wrote on it: the
+ * vault-courier.io/Rotation condition's deadline and earliest expiry (POST /deadline).
+ */
+export function queuePodOf(facts: PodFacts): QueuePod {
+  return {
+    name: facts.name ?? '',
+    uid: facts.uid,
+    expiresAtMs: timeMs(facts.rotation?.earliestExpiry),
+    deadlineMs: timeMs(facts.rotation?.deadline),
+    leaving: facts.terminating === true || facts.rotation?.reason === ROTATION_REASONS.evicting,
+    terminationGracePeriodSeconds: facts.terminationGracePeriodSeconds ?? 30,
+  };
 }

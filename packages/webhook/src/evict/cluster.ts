@@ -6,9 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ApiException, type CoreV1Event, type KubeConfig, type V1Eviction, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, type CoreV1Event, type KubeConfig, type V1Eviction, type V1LabelSelector, type V1Pod, type V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { FetchImplementation } from 'jose';
-import { CourierError, parseRotationCondition, ROTATION_CONDITION_TYPE, type PodIdentity, type RotationCondition } from '@vault-courier/core';
+import { CourierError, parseRotationCondition, ROTATION_CONDITION_TYPE, type BudgetFacts, type PodIdentity, type RotationCondition } from '@vault-courier/core';
 import type { PodFacts } from './answers.ts';
 import { corePath, kubeRequest, sendWithCredentials } from './kube-request.ts';
 
@@ -26,6 +26,11 @@ export interface PodEvent {
   readonly message: string;
 }
 
+/** A PodDisruptionBudget as the rotation queue reads it: its size, its rule, whom it selects. */
+export interface BudgetOfPods extends BudgetFacts {
+  readonly selector: V1LabelSelector | undefined;
+}
+
 export interface EvictionCluster {
   evict(pod: PodIdentity): Promise<EvictionAnswer>;
   recordEvent(pod: PodIdentity, event: PodEvent): Promise<void>;
@@ -37,6 +42,10 @@ export interface EvictionCluster {
    */
   writeRotationCondition(pod: PodIdentity, condition: RotationCondition): Promise<{ readonly status: number; readonly message: string }>;
   fetchIssuer(): Promise<string>;
+  /** The namespace's PodDisruptionBudgets (`list poddisruptionbudgets`). */
+  listBudgets(namespace: string): Promise<BudgetOfPods[]>;
+  /** The namespace's pods a selector's matchLabels select (`list pods`); the caller applies the rest of it. */
+  listPods(namespace: string, selector: V1LabelSelector | undefined): Promise<PodFacts[]>;
 }
 
 interface StatusBody {
@@ -61,9 +70,37 @@ function rotationOf(pod: V1Pod): Pick<PodFacts, 'rotation'> {
   return rotation !== undefined && 'state' in rotation ? { rotation: rotation.state } : {};
 }
 
+/** What the rotation queue reads of a pod. */
+function queueFacts(pod: V1Pod): Pick<PodFacts, 'labels' | 'terminationGracePeriodSeconds' | 'terminating'> {
+  const meta = pod.metadata ?? {};
+  return {
+    labels: meta.labels ?? {},
+    // The API server defaults it to 30; a pod read back always has it.
+    terminationGracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
+    terminating: meta.deletionTimestamp != null,
+  };
+}
+
 export function podFacts(pod: V1Pod): PodFacts {
   const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
-  return { uid: pod.metadata?.uid ?? '', annotations: pod.metadata?.annotations ?? {}, containerNames: names, ...rotationOf(pod) };
+  return { uid: pod.metadata?.uid ?? '', name: pod.metadata?.name ?? '', annotations: pod.metadata?.annotations ?? {}, containerNames: names, ...rotationOf(pod), ...queueFacts(pod) };
+}
+
+export function budgetOfPods(pdb: V1PodDisruptionBudget): BudgetOfPods {
+  const { maxUnavailable, minAvailable } = pdb.spec ?? {};
+  return {
+    name: pdb.metadata?.name ?? '',
+    expectedPods: pdb.status?.expectedPods ?? 0,
+    ...(maxUnavailable === undefined ? {} : { maxUnavailable }),
+    ...(minAvailable === undefined ? {} : { minAvailable }),
+    selector: pdb.spec?.selector,
+  };
+}
+
+/** matchLabels as a `labelSelector` query: the API server narrows the list, matchExpressions are checked after. */
+export function matchLabelsQuery(selector: V1LabelSelector | undefined): string {
+  const pairs = Object.entries(selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  return pairs.length === 0 ? '' : `?labelSelector=${encodeURIComponent(pairs.join(','))}`;
 }
 
 /** The JWKS URL of the cluster the KubeConfig talks to: the API server serves it. */
@@ -180,6 +217,16 @@ export function createEvictionCluster(kc: KubeConfig): EvictionCluster {
         if (!(err instanceof ApiException)) throw err;
         return { status: err.code, message: parseStatus(err.body).message ?? `the API server answered ${err.code}` };
       }
+    },
+
+    async listBudgets(namespace) {
+      const list = await kubeRequest<{ items?: V1PodDisruptionBudget[] }>(kc, { method: 'GET', path: `/apis/policy/v1/namespaces/${encodeURIComponent(namespace)}/poddisruptionbudgets` });
+      return (list.items ?? []).map(budgetOfPods);
+    },
+
+    async listPods(namespace, selector) {
+      const list = await kubeRequest<{ items?: V1Pod[] }>(kc, { method: 'GET', path: `${corePath(namespace, 'pods')}${matchLabelsQuery(selector)}` });
+      return (list.items ?? []).map(podFacts);
     },
 
     async fetchIssuer() {

@@ -7,7 +7,8 @@ import type { V1PolicyRule } from '@kubernetes/client-node';
 
 export const EVICT_RBAC_RULES: readonly V1PolicyRule[] = [
   // get: the token's pod is read before acting (gone? another uid? injected?).
-  { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
+  // list: the pods a PodDisruptionBudget covers, for the rotation queue (earliest expiry first).
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
   { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
   // patch pods/status only: the vault-courier.io/Rotation condition (POST /deadline, the
   // answers of /evict). `patch pods` would be far wider: it could change a pod's images.
@@ -15,5 +16,7 @@ export const EVICT_RBAC_RULES: readonly V1PolicyRule[] = [
   // get + patch: a PDB that keeps blocking bumps one EvictionBlocked Event's count.
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'get', 'patch'] },
   { nonResourceURLs: ['/.well-known/openid-configuration', '/openid/v1/jwks'], verbs: ['get'] },
-  // No PodDisruptionBudget rights: the Eviction API's 429 names the budget that blocks.
+  // list, nothing more: the rotation queue reads which budgets select the pod and how many
+  // pods each counts (its lead, its order); the Eviction API's 429 still names the one that blocks.
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['list'] },
 ];

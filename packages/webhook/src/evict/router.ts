@@ -8,14 +8,35 @@
  * guess what a code means (a 409 from the API server is resolved here, by reading the pod).
  * /deadline and the answers of /evict keep the pod's vault-courier.io/Rotation condition
  * (core's rotation-condition.ts), which `vault-courier status` reads.
- * Contract: docs/eviction-endpoint.md, docs/contract.md ("Rotation status").
+ * The rotation queue (core's eviction-queue.ts): /deadline answers with the lead the pod's
+ * PodDisruptionBudget needs, and /evict lets the pods a budget covers go earliest expiry
+ * first, from their conditions; without the rights to list budgets and pods it does neither.
+ * Contract: docs/eviction-endpoint.md, docs/contract.md ("Rotation status", "Rotation queue").
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { afterEviction, EVICTION_ANSWERS, formatRotationMessage, parseDeadlineReport, rotationCondition, type EvictionReason, type InjectionConfig, type Logger, type PodIdentity, type RotationState } from '@vault-courier/core';
-import { blockedMessage, bodyProblem, budgetNames, ENDPOINT_BODY_LIMIT, evictionVerdict, OUTCOMES, podStanding, type Outcome, type PodFacts, type PodStanding } from './answers.ts';
-import { createEvictionCluster, jwksUrl, kubeFetch, type EvictionCluster } from './cluster.ts';
+import {
+  afterEviction,
+  budgetLead,
+  DEFAULT_SAFETY_MARGIN_MS,
+  EVICTION_ANSWERS,
+  formatRotationMessage,
+  parseDeadlineReport,
+  queueTurn,
+  rotationCondition,
+  ROTATION_REASONS,
+  type BudgetLead,
+  type EvictionReason,
+  type InjectionConfig,
+  type Logger,
+  type PodIdentity,
+  type QueueTurn,
+  type RotationState,
+} from '@vault-courier/core';
+import { blockedMessage, bodyProblem, budgetNames, ENDPOINT_BODY_LIMIT, evictionVerdict, OUTCOMES, podStanding, queuePodOf, type Outcome, type PodFacts, type PodStanding } from './answers.ts';
+import { createEvictionCluster, jwksUrl, kubeFetch, type BudgetOfPods, type EvictionCluster } from './cluster.ts';
+import { selectorMatches } from '../status/label-selector.ts';
 import { createRateLimiter, DEFAULT_RATE_LIMIT, type TokenBucketOptions } from './rate-limit.ts';
 import { createClusterKeySet, createTokenVerifier, type TokenVerifier } from './token-verifier.ts';
 import { createVaultHealthCheck, type VaultHealthCheck } from './vault-health.ts';
@@ -45,7 +66,8 @@ export interface EvictRouterDeps {
   /** The webhook app's registry: the outcome counter is served on its /metrics. */
   readonly registry: Registry;
   readonly verifyToken: TokenVerifier;
-  readonly cluster: Pick<EvictionCluster, 'evict' | 'recordEvent' | 'readPod' | 'writeRotationCondition'>;
+  /** Without listBudgets and listPods: no queue lead, no queue (each pod asks at its own deadline, as before). */
+  readonly cluster: Pick<EvictionCluster, 'evict' | 'recordEvent' | 'readPod' | 'writeRotationCondition'> & Partial<Pick<EvictionCluster, 'listBudgets' | 'listPods'>>;
   readonly vaultHealth: VaultHealthCheck;
   readonly now?: () => number;
   readonly rateLimit?: TokenBucketOptions;
@@ -85,10 +107,10 @@ function note(value: unknown, max = 200): string {
   return value.replace(/[^\x20-\x7e]/g, ' ').slice(0, max).trim();
 }
 
-/** Every answer: a v1 Status with one of core's reasons and the code that goes with it. */
-function answer(res: Response, reason: EvictionReason, message: string): void {
+/** Every answer: a v1 Status with one of core's reasons and the code that goes with it (and /deadline's `queue`). */
+function answer(res: Response, reason: EvictionReason, message: string, extra: { queue?: BudgetLead } = {}): void {
   const code = EVICTION_ANSWERS[reason].code;
-  res.status(code).json({ kind: 'Status', apiVersion: 'v1', status: code < 300 ? 'Success' : 'Failure', code, reason, message });
+  res.status(code).json({ kind: 'Status', apiVersion: 'v1', status: code < 300 ? 'Success' : 'Failure', code, reason, message, ...extra });
 }
 
 function tokenReason(status: 401 | 403 | 503): EvictionReason {
@@ -110,9 +132,52 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
   const counter = outcomeCounter(deps.registry);
   router.use(ENDPOINT_PATHS, express.json({ limit: ENDPOINT_BODY_LIMIT, strict: true }));
 
-  function send(res: Response, endpoint: string, reason: EvictionReason, message: string): void {
+  function send(res: Response, endpoint: string, reason: EvictionReason, message: string, extra: { queue?: BudgetLead } = {}): void {
     counter.inc({ endpoint, outcome: OUTCOMES[reason] satisfies Outcome });
-    answer(res, reason, message);
+    answer(res, reason, message, extra);
+  }
+
+  let listingWarned = false;
+  /**
+   * The budgets that select the pod (and count pods). A cluster that refuses the list (a
+   * chart older than the queue, RBAC trimmed) means no queue: logged once, never an error
+   * for the pod, which asks at its own deadline as before.
+   */
+  async function budgetsOf(pod: PodIdentity, facts: PodFacts, log: Logger): Promise<BudgetOfPods[]> {
+    const list = deps.cluster.listBudgets;
+    if (list === undefined) return [];
+    try {
+      return (await list(pod.namespace)).filter((b) => b.expectedPods > 0 && selectorMatches(b.selector, facts.labels ?? {}));
+    } catch (err) {
+      if (!listingWarned) log.warn({ err }, 'could not list PodDisruptionBudgets: no rotation queue (needs list poddisruptionbudgets and list pods)');
+      listingWarned = true;
+      return [];
+    }
+  }
+
+  /** The longest lead of the budgets that select the pod: the one that takes longest to rotate. */
+  function longestLead(budgets: readonly BudgetOfPods[]): BudgetLead | undefined {
+    return budgets.map((b) => budgetLead(b)).reduce<BudgetLead | undefined>((best, l) => (best === undefined || l.leadMs > best.leadMs ? l : best), undefined);
+  }
+
+  /** The pod's turn in each budget that selects it: the first budget where it must wait decides. */
+  async function turnOf(pod: PodIdentity, facts: PodFacts, log: Logger): Promise<(QueueTurn & { budget?: string }) | undefined> {
+    const list = deps.cluster.listPods;
+    if (list === undefined) return undefined;
+    const me = queuePodOf({ ...facts, name: facts.name ?? pod.name });
+    for (const budget of await budgetsOf(pod, facts, log)) {
+      let pods;
+      try {
+        pods = (await list(pod.namespace, budget.selector)).filter((p) => selectorMatches(budget.selector, p.labels ?? {})).map(queuePodOf);
+      } catch (err) {
+        if (!listingWarned) log.warn({ err }, 'could not list the pods of a PodDisruptionBudget: no rotation queue (needs list pods)');
+        listingWarned = true;
+        return undefined;
+      }
+      const turn = queueTurn({ me, pods, atOnce: budgetLead(budget).atOnce, nowMs: now(), safetyMarginMs: DEFAULT_SAFETY_MARGIN_MS });
+      if (turn.turn === 'wait') return { ...turn, budget: budget.name };
+    }
+    return undefined;
   }
 
   async function recordEvent(log: Logger, pod: PodIdentity, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
@@ -263,6 +328,15 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
       send(res, endpoint, 'VaultUnavailable', `${health.reason}: not evicting, the replacement pod could not get credentials; retry later`);
       return;
     }
+    const turn = await turnOf(pod, facts, log);
+    if (turn?.turn === 'wait') {
+      const budget = turn.budget ?? '';
+      log.info({ budget, ahead: turn.ahead, first: turn.first, retryAfterSeconds: turn.retryAfterSeconds }, 'eviction queued behind pods of the same PodDisruptionBudget that expire sooner');
+      await markRotation(pod, log, facts.rotation, afterEviction(facts.rotation, { reason: 'evictionBlocked', blockedBy: [budget] }));
+      res.set('Retry-After', String(turn.retryAfterSeconds));
+      send(res, endpoint, 'EvictionQueued', `${turn.ahead} pod(s) of PodDisruptionBudget ${budget} expire sooner and go first (the first: ${turn.first}); retry after ${turn.retryAfterSeconds} s`);
+      return;
+    }
     await evictAndAnswer(req, res, pod, log, facts.rotation);
   });
 
@@ -295,7 +369,8 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     const auth = await authorize(req, res, endpoint);
     if (auth === undefined) return;
     const { pod, log } = auth;
-    if ((await admitPod(res, endpoint, pod, log)) === undefined) return;
+    const admitted = await admitPod(res, endpoint, pod, log);
+    if (admitted === undefined) return;
     const report = parseDeadlineReport(req.body ?? {});
     if ('problems' in report) {
       // Like /expiry-warning: only a sidecar of another version sends this.
@@ -322,8 +397,10 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
       send(res, endpoint, 'StatusRefused', message);
       return;
     }
-    log.info({ rotation: report.state.reason, deadline: report.state.deadline }, 'rotation deadline recorded on the pod');
-    send(res, endpoint, 'Recorded', 'deadline recorded');
+    // Only a pod that will be evicted queues: a warned one (a Job, rotate "false") keeps its deadline.
+    const queue = report.state.reason === ROTATION_REASONS.scheduled ? longestLead(await budgetsOf(pod, admitted, log)) : undefined;
+    log.info({ rotation: report.state.reason, deadline: report.state.deadline, ...(queue === undefined ? {} : { budget: queue.budget, leadMs: queue.leadMs }) }, 'rotation deadline recorded on the pod');
+    send(res, endpoint, 'Recorded', queue === undefined ? 'deadline recorded' : `deadline recorded; PodDisruptionBudget ${queue.budget} needs ${queue.leadMs / 1000} s to rotate its ${queue.pods} pod(s)`, queue === undefined ? {} : { queue });
   });
 
   // body-parser's refusals are answers too: without this the app's handler sent `{ error }`,
