@@ -178,6 +178,8 @@ function printFigures(o: Observed, args: { dbTtlSeconds: number; timeoutSeconds:
   const lateSessions = usesAfterExpiry(o.sessions, o.expiry);
   const blockedLines = o.logs.filter((l) => l.ref.container === SIDECAR_CONTAINER_NAME && String(l.entry.msg).startsWith('eviction blocked')).length;
   const webhookBlocked = [...o.webhook].filter(([k]) => k.endsWith(' blocked')).reduce((n, [, v]) => n + v, 0);
+  const webhookQueued = [...o.webhook].filter(([k]) => k.endsWith(' queued')).reduce((n, [, v]) => n + v, 0);
+  const queuedLines = o.logs.filter((l) => l.ref.container === SIDECAR_CONTAINER_NAME && String(l.entry.msg).startsWith('eviction queued')).length;
   const { least, expiredFirst } = expiryFacts(o);
   const initMs = o.logs.filter((l) => l.ref.container === INIT_CONTAINER_NAME && l.entry.msg === 'all secrets delivered').map((l) => Number(l.entry.elapsedMs)).sort((a, b) => a - b);
   const busy = busyFractions(o.cpu.filter((s) => s.atMs >= o.windowStart && s.atMs <= o.windowEnd));
@@ -191,8 +193,9 @@ function printFigures(o: Observed, args: { dbTtlSeconds: number; timeoutSeconds:
   // The mean, not the median: the last few waiting sidecars sleep their longest backoff, so the tail sets the pace.
   const cycle = gaps.length === 0 ? undefined : mean(gaps);
   const replacement = replacementTimes(accepted, o);
-  // Pods that started together are due from 2/3 of the TTL less the jitter (≤ 5% of it, ≤ 60 s) and expire at the TTL.
-  const fitWindowMs = (args.dbTtlSeconds / 3 + Math.min(60, 0.05 * args.dbTtlSeconds)) * 1000;
+  // With the rotation queue a long budget's pods ask from their start (core's budgetLead), so
+  // the window is the whole time from the issue to the limit (TTL − grace 5 s − margin 5 s).
+  const fitWindowMs = (args.dbTtlSeconds - 10) * 1000;
 
   console.log(`\nrotation of ${o.replicas} replicas, PDB maxUnavailable 1, database TTL ${args.dbTtlSeconds} s (window: all Ready → every original replaced and its user revoked)`);
   console.table([
@@ -209,9 +212,10 @@ function printFigures(o: Observed, args: { dbTtlSeconds: number; timeoutSeconds:
     { figure: 'evictions in the window', measured: evictions, goal: '', result: '' },
     { figure: 'PDB cycle between accepted evictions: mean (median)', measured: cycle === undefined ? '—' : `${seconds(cycle)} (${fmtMedian(gaps)})`, goal: '', result: '' },
     { figure: 'eviction → replacement: credentials delivered / Ready, median', measured: `${fmtMedian(replacement.delivered)} / ${fmtMedian(replacement.ready)}`, goal: '', result: '' },
-    { figure: 'replicas that fit: (TTL/3 + jitter window) ÷ cycle', measured: cycle === undefined ? '—' : Math.floor(fitWindowMs / cycle), goal: `≥ ${o.replicas}`, result: cycle === undefined ? '' : verdict(fitWindowMs / cycle >= o.replicas) },
+    { figure: 'replicas that fit: (TTL − grace − margin) ÷ cycle', measured: cycle === undefined ? '—' : Math.floor(fitWindowMs / cycle), goal: `≥ ${o.replicas}`, result: cycle === undefined ? '' : verdict(fitWindowMs / cycle >= o.replicas) },
     { figure: 'blocked evictions: EvictionBlocked Events (their count)', measured: `${o.blockedEvents.count} (${o.blockedEvents.events} Events)`, goal: '', result: '' },
     { figure: 'blocked evictions: webhook outcome=blocked / sidecar lines', measured: `${webhookBlocked} / ${blockedLines}`, goal: '', result: '' },
+    { figure: 'queued (earliest expiry first): webhook outcome=queued / sidecar lines', measured: `${webhookQueued} / ${queuedLines}`, goal: '', result: '' },
     { figure: 'Vault requests per eviction (audit log)', measured: perEviction(sum(o.vaultByPath)), goal: '', result: '' },
     { figure: 'API server requests per eviction (apiserver_request_total)', measured: perEviction(sum(o.apiByResource)), goal: '', result: '' },
     { figure: 'init: login + fetch + write, median', measured: initMs.length === 0 ? '—' : `${initMs[Math.floor(initMs.length / 2)]} ms`, goal: '', result: '' },

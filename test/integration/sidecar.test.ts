@@ -200,7 +200,7 @@ describe('sidecar on real processes', { timeout: 900_000 }, () => {
         assert.equal(computed.at(-1)?.rule, 'queue', 'limit 24 s − lead 30 s: at once');
         assert.ok(Number(computed.at(-1)?.inMs) < 1000, `asks in ${String(computed.at(-1)?.inMs)} ms`);
       }
-      await sidecarLater.waitFor('queued behind the first', msg(/^eviction queued: other pods of the PodDisruptionBudget expire sooner/), 15_000);
+      await sidecarLater.waitFor('queued behind the first', msg(/^eviction queued by its PodDisruptionBudget's turn/), 15_000);
       await sidecarFirst.waitFor('blocked by the budget itself', msg(/^eviction blocked/), 15_000);
 
       await world.policy.patchNamespacedPodDisruptionBudget({ namespace: 'queued', name: 'rolling', body: [{ op: 'replace', path: '/spec/maxUnavailable', value: 1 }] });

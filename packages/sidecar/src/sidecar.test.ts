@@ -484,7 +484,7 @@ test('EvictionQueued: waits its Retry-After (logged as queued, not rate-limited)
   await h.sidecar.start();
   await h.clock.advanceTo(deadlineOf(h) + 60_000);
   assert.deepEqual(h.posts.slice(1).map((p, i) => p.at - (h.posts[i]?.at ?? 0)), [4000, 1000]);
-  assert.equal(h.lines().filter((l) => /^eviction queued: other pods of the PodDisruptionBudget expire sooner/.test(String(l.msg))).length, 1);
+  assert.equal(h.lines().filter((l) => /^eviction queued by its PodDisruptionBudget's turn/.test(String(l.msg))).length, 1);
   assert.equal(h.lines().filter((l) => /rate-limited/.test(String(l.msg))).length, 0);
   assert.ok(h.lines().some((l) => l.msg === 'eviction accepted: waiting for SIGTERM'));
 });

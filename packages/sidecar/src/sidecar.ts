@@ -282,7 +282,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
         log.info(
           { ...fields, retryAfterMs: step.delayMs },
           step.reason === 'EvictionQueued'
-            ? 'eviction queued: other pods of the PodDisruptionBudget expire sooner and go first; retrying after its Retry-After'
+            ? 'eviction queued by its PodDisruptionBudget\'s turn (earliest expiry first, and only once Ready): retrying after its Retry-After'
             : `the ${endpoint} endpoint rate-limited this pod: retrying after its Retry-After`,
         );
         return;

@@ -67,12 +67,22 @@ export interface QueuePod {
   readonly deadlineMs: number | undefined;
   /** Terminating, or its eviction already accepted: no longer in the queue. */
   readonly leaving: boolean;
+  /**
+   * Its Ready condition. A pod still starting asks at once when its lead is long, and a
+   * budget with unhealthyPodEvictionPolicy AlwaysAllow would evict it whatever the budget
+   * says: it waits until Ready (or its limit), and does not hold others while it starts.
+   */
+  readonly ready: boolean;
   readonly terminationGracePeriodSeconds: number;
 }
 
 export type QueueTurn =
   | { readonly turn: 'go'; readonly why: 'first' | 'no-expiry' | 'at-limit' }
-  | { readonly turn: 'wait'; readonly ahead: number; readonly first: string; readonly retryAfterSeconds: number };
+  | { readonly turn: 'wait'; readonly why: 'behind'; readonly ahead: number; readonly first: string; readonly retryAfterSeconds: number }
+  | { readonly turn: 'wait'; readonly why: 'not-ready'; readonly retryAfterSeconds: number };
+
+/** A starting pod checks back about once a replacement's start, here ~2 s. */
+const NOT_READY_WAIT_SECONDS = 2;
 
 /** Earliest expiry first; the uid breaks ties, so every webhook replica orders alike. */
 function before(a: QueuePod & { expiresAtMs: number }, b: QueuePod & { expiresAtMs: number }): boolean {
@@ -83,7 +93,8 @@ const hasExpiry = (p: QueuePod): p is QueuePod & { expiresAtMs: number } => p.ex
 
 /**
  * May `me` go to the Eviction API now? Only pods that are asking (past their reported
- * deadline) and not leaving count as ahead; fewer than `atOnce` ahead → go. A pod without
+ * deadline), Ready and not leaving count as ahead; fewer than `atOnce` ahead → go; a pod
+ * not Ready yet waits until it is. A pod without
  * a reported expiry, or at its limit (expiry − grace period − safety margin), goes: the
  * queue only reorders, it never holds a pod past the point where waiting costs it its
  * credentials.
@@ -93,15 +104,15 @@ export function queueTurn(input: { readonly me: QueuePod; readonly pods: readonl
   if (!hasExpiry(me)) return { turn: 'go', why: 'no-expiry' };
   const limitMs = me.expiresAtMs - me.terminationGracePeriodSeconds * 1000 - input.safetyMarginMs;
   if (nowMs >= limitMs) return { turn: 'go', why: 'at-limit' };
+  // Never past half the time left before the limit: the same bound as a budget refusal's retry.
+  const bounded = (seconds: number) => Math.max(1, Math.min(MAX_QUEUE_WAIT_SECONDS, Math.floor((limitMs - nowMs) / 2000), seconds));
+  if (!me.ready) return { turn: 'wait', why: 'not-ready', retryAfterSeconds: bounded(NOT_READY_WAIT_SECONDS) };
   const ahead = input.pods
     .filter(hasExpiry)
-    .filter((p) => p.uid !== me.uid && !p.leaving && p.deadlineMs !== undefined && p.deadlineMs <= nowMs && before(p, me))
+    .filter((p) => p.uid !== me.uid && p.ready && !p.leaving && p.deadlineMs !== undefined && p.deadlineMs <= nowMs && before(p, me))
     .sort((a, b) => (before(a, b) ? -1 : 1));
   if (ahead.length < Math.max(1, input.atOnce)) return { turn: 'go', why: 'first' };
-  // Never past half the time left before the limit: the same bound as a budget refusal's retry.
-  const halfLeft = Math.floor((limitMs - nowMs) / 2000);
-  const wait = Math.min(MAX_QUEUE_WAIT_SECONDS, halfLeft, Math.ceil((ahead.length * QUEUE_WAIT_PER_POD_MS) / 1000));
-  return { turn: 'wait', ahead: ahead.length, first: ahead[0]?.name ?? '', retryAfterSeconds: Math.max(1, wait) };
+  return { turn: 'wait', why: 'behind', ahead: ahead.length, first: ahead[0]?.name ?? '', retryAfterSeconds: bounded(Math.ceil((ahead.length * QUEUE_WAIT_PER_POD_MS) / 1000)) };
 }
 
 /**

@@ -18,6 +18,8 @@ export interface PodFacts {
   readonly labels?: Readonly<Record<string, string>>;
   readonly terminationGracePeriodSeconds?: number;
   readonly terminating?: boolean;
+  /** Its Ready condition is True. */
+  readonly ready?: boolean;
 }
 
 export type PodStanding = 'present' | 'gone' | 'not-injected';
@@ -130,6 +132,7 @@ export function queuePodOf(facts: PodFacts): QueuePod {
     expiresAtMs: timeMs(facts.rotation?.earliestExpiry),
     deadlineMs: timeMs(facts.rotation?.deadline),
     leaving: facts.terminating === true || facts.rotation?.reason === ROTATION_REASONS.evicting,
+    ready: facts.ready === true,
     terminationGracePeriodSeconds: facts.terminationGracePeriodSeconds ?? 30,
   };
 }

@@ -71,13 +71,14 @@ function rotationOf(pod: V1Pod): Pick<PodFacts, 'rotation'> {
 }
 
 /** What the rotation queue reads of a pod. */
-function queueFacts(pod: V1Pod): Pick<PodFacts, 'labels' | 'terminationGracePeriodSeconds' | 'terminating'> {
+function queueFacts(pod: V1Pod): Pick<PodFacts, 'labels' | 'terminationGracePeriodSeconds' | 'terminating' | 'ready'> {
   const meta = pod.metadata ?? {};
   return {
     labels: meta.labels ?? {},
     // The API server defaults it to 30; a pod read back always has it.
     terminationGracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
     terminating: meta.deletionTimestamp != null,
+    ready: (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
   };
 }
 

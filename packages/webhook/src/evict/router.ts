@@ -331,10 +331,14 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     const turn = await turnOf(pod, facts, log);
     if (turn?.turn === 'wait') {
       const budget = turn.budget ?? '';
-      log.info({ budget, ahead: turn.ahead, first: turn.first, retryAfterSeconds: turn.retryAfterSeconds }, 'eviction queued behind pods of the same PodDisruptionBudget that expire sooner');
+      const why =
+        turn.why === 'behind'
+          ? `${turn.ahead} pod(s) of PodDisruptionBudget ${budget} expire sooner and go first (the first: ${turn.first})`
+          : `the pod is not Ready yet: evicting it now would only restart it (PodDisruptionBudget ${budget})`;
+      log.info({ budget, why: turn.why, ...(turn.why === 'behind' ? { ahead: turn.ahead, first: turn.first } : {}), retryAfterSeconds: turn.retryAfterSeconds }, 'eviction queued');
       await markRotation(pod, log, facts.rotation, afterEviction(facts.rotation, { reason: 'evictionBlocked', blockedBy: [budget] }));
       res.set('Retry-After', String(turn.retryAfterSeconds));
-      send(res, endpoint, 'EvictionQueued', `${turn.ahead} pod(s) of PodDisruptionBudget ${budget} expire sooner and go first (the first: ${turn.first}); retry after ${turn.retryAfterSeconds} s`);
+      send(res, endpoint, 'EvictionQueued', `${why}; retry after ${turn.retryAfterSeconds} s`);
       return;
     }
     await evictAndAnswer(req, res, pod, log, facts.rotation);
