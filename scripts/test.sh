@@ -13,7 +13,12 @@ export PATH="${VAULT_COURIER_CACHE:-$HOME/.cache/vault-courier}/node-$NODE_VERSI
 echo "test: type check"; npx tsc -p tsconfig.json
 echo "test: lint"; npx eslint --max-warnings 0 .
 
-# One run, one summary for CI. Integration and end-to-end files each start a real
-# control plane, so files run one at a time on CI's 2 cores.
-node --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 "$@" \
+# One run, one summary for CI. Three files at a time: most of a file's time is spent
+# waiting (a control plane starting, a TTL running out), not on CI's 2 cores. Files that
+# start a real node take the machine's node lock (packages/devcluster/src/node/
+# machine-lock.ts), so one node runs at a time while loopback control planes and unit
+# files run beside it. The runner sorts the files by path whatever order they are given
+# in, so test/e2e (the real nodes: the critical path) starts right after the short
+# package files, and test/fuzz, test/integration and test/unit fill the third slot.
+node --test --test-reporter=spec --test-concurrency=3 --test-timeout=600000 "$@" \
   'packages/*/src/**/*.test.ts' 'test/**/*.test.ts' 'bench/**/*.test.ts'

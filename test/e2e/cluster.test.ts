@@ -4,15 +4,20 @@
  * Deployment runs injected on it, and SIGTERM removes everything. A cluster whose
  * orchestrator was killed with SIGKILL (its components live on in their own process
  * groups) is removed whole by the next start's clean-up.
+ *
+ * Each test holds the machine's node lock for its `npm run cluster` (which then takes it
+ * as its parent's): another test file's node must not start, and clean up the killed
+ * cluster first, between the SIGKILL and this test's own clean-up; and no timeout may
+ * count the time another file's node kept the lock.
  */
-import { test } from 'node:test';
+import { afterEach, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { removeStaleClusters } from '@vault-courier/devcluster';
+import { acquireMachineLock, removeStaleClusters, type MachineLock } from '@vault-courier/devcluster';
 import { processesMentioning, REPO_ROOT, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -25,8 +30,8 @@ interface Started {
   output(): string;
 }
 
-async function startCluster(): Promise<Started> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts/cluster.ts'), '--ttl=120'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+async function startCluster(lock: MachineLock): Promise<Started> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts/cluster.ts'), '--ttl=120'], { cwd: REPO_ROOT, env: { ...process.env, ...lock.childEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -65,8 +70,15 @@ function leftovers(dir: string, netns: string): { netns: boolean; mounts: number
   return { netns: existsSync(netns), mounts, processes: processesMentioning(dir), dir: existsSync(dir) };
 }
 
+// In hooks, so that no test's timeout counts the wait.
+let lock: MachineLock;
+beforeEach(async () => {
+  lock = await acquireMachineLock();
+});
+afterEach(() => lock.release());
+
 test('npm run cluster: the printed lines work, the README example runs injected, SIGTERM removes everything', { timeout: 400_000 }, async () => {
-  const cluster = await startCluster();
+  const cluster = await startCluster(lock);
   try {
     const { env, kubectl } = cluster;
     assertReadyLines(env, kubectl);
@@ -96,7 +108,7 @@ test('npm run cluster: the printed lines work, the README example runs injected,
 });
 
 test('a cluster whose orchestrator was killed with SIGKILL is removed whole by the next clean-up', { timeout: 300_000 }, async () => {
-  const cluster = await startCluster();
+  const cluster = await startCluster(lock);
   const { dir, netns } = footprintOf(cluster.env.KUBECONFIG ?? '');
   // Only the orchestrator: the components run in process groups of their own and live on.
   cluster.child.kill('SIGKILL');

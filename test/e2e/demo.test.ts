@@ -3,19 +3,29 @@
  * it must exit 0 after one full rotation of every replica, tell it in its timeline, and
  * leave nothing behind; given Ctrl-C (SIGINT to the whole foreground process group) it
  * must stop by itself, in order, with every sidecar revoking its Vault token.
+ *
+ * Each test holds the machine's node lock for its demo (which then takes it as its
+ * parent's), taken in a hook so that no timeout counts the time another file's node kept it.
  */
-import { test } from 'node:test';
+import { afterEach, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { acquireMachineLock, type MachineLock } from '@vault-courier/devcluster';
 import { processesMentioning, REPO_ROOT, waitFor } from './helpers.ts';
 
 const TIMEOUT_MS = 330_000;
 
+let lock: MachineLock;
+beforeEach(async () => {
+  lock = await acquireMachineLock();
+});
+afterEach(() => lock.release());
+
 test('npm run demo -- --once: one full rotation of every replica, then exit 0', { timeout: TIMEOUT_MS + 30_000 }, async () => {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts/demo.ts'), '--once'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts/demo.ts'), '--once'], { cwd: REPO_ROOT, env: { ...process.env, ...lock.childEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -50,7 +60,7 @@ function machineFootprint(dir: string): { netns: boolean; mounts: number; proces
 
 test('Ctrl-C: SIGINT to the whole process group stops the demo by itself, sidecars revoking their tokens', { timeout: 300_000 }, async () => {
   // Its own group, as a terminal's foreground job is: the signal goes to every process of it.
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts/demo.ts')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts/demo.ts')], { cwd: REPO_ROOT, env: { ...process.env, ...lock.childEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -20,6 +20,7 @@ export { SETUP_COMMAND, type Binaries } from './binaries.ts';
 export { NODE_NAME, type NodeHandle } from './node/cluster-with-node.ts';
 export { readPodLogs, type ContainerRef, type PodLogReader } from './node/pod-logs.ts';
 export { removeStaleClusters } from './node/footprint.ts';
+export { acquireMachineLock, machineLockPath, type MachineLock } from './node/machine-lock.ts';
 export { NODE_IP } from './node/netns.ts';
 export { ownSignals } from './process.ts';
 export { CHART_DIR, helm, installVaultCourier, PROJECT_IMAGES, RELEASE_NAME, RESTRICTED, WEBHOOK_NAMESPACE, type HelmContext } from './node/helm.ts';

@@ -31,6 +31,7 @@ import { importImages, startContainerd, type ImageArchive } from './containerd.t
 import { CLUSTER_DNS_IP, startCoreDns, startKubeProxy, startScheduler } from './control-plane-node.ts';
 import { CLUSTER_PREFIX, DIR_PREFIX, recordOwner, removeFootprint, removeStaleClusters, saveSysctls, type Footprint } from './footprint.ts';
 import { startKubelet } from './kubelet.ts';
+import { acquireMachineLock } from './machine-lock.ts';
 import { readSysctls, restoreSysctls } from './machine.ts';
 import { createNetworkNamespace, KUBERNETES_SERVICE_IP, NODE_IP } from './netns.ts';
 import { publishPorts } from './publish.ts';
@@ -131,8 +132,11 @@ export async function startClusterWithNode(options: {
     requireExecutable(name, file);
   }
   requireExecutable('containerd', path.join(binaries.containerdBin, 'containerd'));
-  removeStaleClusters();
   const images = await readImagesFile(options.imagesFile);
+  // Held until this node's footprint is gone (or this process dies): the clean-up of dead
+  // clusters below, the kubelet's fixed paths and the sysctls are the machine's, not ours.
+  const machineLock = await acquireMachineLock({ onWait: (lockPath) => process.stderr.write(`devcluster: another real node runs on this machine; waiting for it to stop (lock: ${lockPath})\n`) });
+  removeStaleClusters();
 
   const dir = await mkdtemp(path.join(tmpdir(), DIR_PREFIX));
   const id = path.basename(dir).slice(DIR_PREFIX.length);
@@ -147,7 +151,7 @@ export async function startClusterWithNode(options: {
   const logs: Record<string, string> = {};
   const logPath = (component: string) => (logs[component] = path.join(logDir, `${component}.log`));
   const processes: ManagedProcess[] = [];
-  const readyAfterMs: Record<string, number> = {};
+  const readyAfterMs: Record<string, number> = { 'machine-lock': machineLock.waitedMs };
   const track = (proc: ManagedProcess): ManagedProcess => {
     processes.push(proc);
     readyAfterMs[proc.name] = Date.now() - began;
@@ -199,6 +203,8 @@ export async function startClusterWithNode(options: {
     const left = removeFootprint(footprint, { keepDir: options.keepDir });
     unregister();
     if (left.pids.length + left.mounts.length + left.cgroups.length > 0) {
+      // The lock stays held: no other node may start beside what is left. Once this process
+      // is gone, the next start removes it.
       throw new CourierError('io', `the cluster left ${left.pids.length} process(es), mounts ${left.mounts.join(', ') || 'none'}, cgroups ${left.cgroups.join(', ') || 'none'}`);
     }
   };
