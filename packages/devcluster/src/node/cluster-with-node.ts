@@ -31,7 +31,7 @@ import { importImages, startContainerd, type ImageArchive } from './containerd.t
 import { CLUSTER_DNS_IP, startCoreDns, startKubeProxy, startScheduler } from './control-plane-node.ts';
 import { CLUSTER_PREFIX, DIR_PREFIX, recordOwner, removeFootprint, removeStaleClusters, saveSysctls, type Footprint } from './footprint.ts';
 import { startKubelet } from './kubelet.ts';
-import { acquireMachineLock } from './machine-lock.ts';
+import { acquireMachineLock, type MachineLock } from './machine-lock.ts';
 import { readSysctls, restoreSysctls } from './machine.ts';
 import { createNetworkNamespace, KUBERNETES_SERVICE_IP, NODE_IP } from './netns.ts';
 import { publishPorts } from './publish.ts';
@@ -133,10 +133,6 @@ export async function startClusterWithNode(options: {
   }
   requireExecutable('containerd', path.join(binaries.containerdBin, 'containerd'));
   const images = await readImagesFile(options.imagesFile);
-  // Held until this node's footprint is gone (or this process dies): the clean-up of dead
-  // clusters below, the kubelet's fixed paths and the sysctls are the machine's, not ours.
-  const machineLock = await acquireMachineLock({ onWait: (lockPath) => process.stderr.write(`devcluster: another real node runs on this machine; waiting for it to stop (lock: ${lockPath})\n`) });
-  removeStaleClusters();
 
   const dir = await mkdtemp(path.join(tmpdir(), DIR_PREFIX));
   const id = path.basename(dir).slice(DIR_PREFIX.length);
@@ -151,7 +147,8 @@ export async function startClusterWithNode(options: {
   const logs: Record<string, string> = {};
   const logPath = (component: string) => (logs[component] = path.join(logDir, `${component}.log`));
   const processes: ManagedProcess[] = [];
-  const readyAfterMs: Record<string, number> = { 'machine-lock': machineLock.waitedMs };
+  const readyAfterMs: Record<string, number> = {};
+  let machineLock: MachineLock | undefined;
   const track = (proc: ManagedProcess): ManagedProcess => {
     processes.push(proc);
     readyAfterMs[proc.name] = Date.now() - began;
@@ -207,6 +204,7 @@ export async function startClusterWithNode(options: {
       // is gone, the next start removes it.
       throw new CourierError('io', `the cluster left ${left.pids.length} process(es), mounts ${left.mounts.join(', ') || 'none'}, cgroups ${left.cgroups.join(', ') || 'none'}`);
     }
+    machineLock?.release();
   };
 
   try {
@@ -261,6 +259,13 @@ export async function startClusterWithNode(options: {
     track(startScheduler({ ...daemon, binary: binaries.kubeScheduler, logPath: logPath('kube-scheduler') }));
     track(startKubeProxy({ ...daemon, binary: binaries.kubeProxy, logPath: logPath('kube-proxy'), nodeName: NODE_NAME }));
     track(await startCoreDns({ ...daemon, binary: binaries.coredns, logPath: logPath('coredns'), dir }));
+    // Everything so far is the cluster's own (its namespace, directory and cgroup root), so
+    // it started while another file's node may still run. From here on it is the
+    // machine's: the clean-up of dead clusters, the kubelet's fixed paths, the sysctls.
+    // Held until this node's footprint is gone, or this process dies.
+    machineLock = await acquireMachineLock({ onWait: (lockPath) => process.stderr.write(`devcluster: another real node runs on this machine; this one's control plane is up and waits for it to stop (lock: ${lockPath})\n`) });
+    readyAfterMs['machine-lock'] = Date.now() - began;
+    removeStaleClusters(undefined, footprint);
     const savedSysctls = readSysctls();
     saveSysctls(dir, savedSysctls);
     const kubelet = await startKubelet({

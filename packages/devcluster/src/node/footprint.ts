@@ -206,14 +206,16 @@ function ownerAlive(owner: Owner): boolean {
 
 /**
  * Clusters of earlier runs whose orchestrator is gone (killed with SIGKILL, a crashed
- * test): removed whole. A cluster whose orchestrator still runs is left alone.
+ * test): removed whole. A cluster whose orchestrator still runs is left alone, and so is
+ * `starting`, the caller's own (any other of this process's clusters is an earlier one).
  */
-export function removeStaleClusters(base = tmpdir()): Footprint[] {
+export function removeStaleClusters(base = tmpdir(), starting?: Footprint): Footprint[] {
   const removed: Footprint[] = [];
-  const live = new Set<string>();
+  const live = new Set<string>(starting === undefined ? [] : [path.basename(starting.netnsPath), starting.cgroupName]);
   for (const entry of existsSync(base) ? readdirSync(base) : []) {
     if (!entry.startsWith(DIR_PREFIX)) continue;
     const dir = path.join(base, entry);
+    if (dir === starting?.dir) continue;
     let owner: Owner;
     try {
       owner = JSON.parse(readFileSync(path.join(dir, OWNER_FILE), 'utf8')) as Owner;
