@@ -9,7 +9,7 @@
  *   Status reason is one of core's EVICTION_ANSWERS (sidecarStep): Evicted → wait for
  *   SIGTERM; PodGone → revoke the token and idle until SIGTERM (exiting would only make the
  *   kubelet restart a sidecar holding a revoked token); RateLimited and EvictionQueued →
- *   wait its Retry-After; DisruptionBudget → retry within 2 s (the webhook answers it only
+ *   wait its Retry-After; DisruptionBudget → retry every second (the webhook answers it only
  *   to the pod first in its budget's queue), never waiting past half the time left before
  *   the pod's limit; anything else, a bare 404 from a foreign server included →
  *   retry with capped backoff and report, never "gone";
@@ -67,7 +67,7 @@ export const DEFAULT_TUNING: Tuning = {
   renewJitterFraction: RENEW_JITTER_FRACTION,
   renewBackoff: { initialMs: 1000, maxMs: 15_000 },
   actionBackoff: { initialMs: 2000, maxMs: 30_000 },
-  budgetBackoff: { initialMs: 1000, maxMs: 2000 },
+  budgetBackoff: { initialMs: 1000, maxMs: 1000 },
   revokeTimeoutMs: 5000,
   deadline: {},
 };
