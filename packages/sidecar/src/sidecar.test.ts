@@ -205,11 +205,11 @@ test('a PDB that blocks: first in its queue, so retries every second, a log line
 
 test("a PDB that blocks near the pod's limit: never sleeps past half the time left, then retries every second", async () => {
   // 60 s lease, grace 5 s, margin 5 s: the limit is at 50 s; the deadline a little before 40 s.
-  const h = harness({ manifest: manifest([secret('db', 60)]), answers: (_p, n) => (n < 12 ? ans(429, 'DisruptionBudget', 10) : ACCEPTED) });
+  const h = harness({ manifest: manifest([secret('db', 60)]), answers: (_p, n) => (n < 20 ? ans(429, 'DisruptionBudget', 10) : ACCEPTED) });
   await h.sidecar.start();
   const limit = T0 + 50_000;
   await h.clock.advanceTo(limit + 60_000);
-  assert.equal(h.posts.length, 13);
+  assert.equal(h.posts.length, 21);
   const times = h.posts.map((p) => p.at);
   for (let i = 1; i < times.length; i++) {
     const prev = times[i - 1] ?? 0;
