@@ -284,3 +284,28 @@ test('POST /evict: a condition the API server refuses does not change the answer
     await s.close();
   }
 });
+
+test('the rotation queue degrades to no queue: budgets that cannot be listed (a ClusterRole from before it) mean evict as before, logged once', async () => {
+  const w = faultInjector({ pod: { ...INJECTED, labels: { app: 'api' }, ready: true } });
+  const refused = Object.assign(new Error('poddisruptionbudgets.policy is forbidden'), { code: 403 });
+  const s = await serve(w, {
+    cluster: {
+      evict: async (pod) => (w.evictions.push(pod), { status: 201, message: 'accepted', causes: [] }),
+      recordEvent: async () => undefined,
+      writeRotationCondition: async () => ({ status: 200, message: 'ok' }),
+      readPod: async () => (w.pod instanceof Error ? undefined : w.pod),
+      listBudgets: async () => Promise.reject(refused),
+      listPods: async () => [],
+    },
+  });
+  try {
+    const recorded = await s.post('/deadline', JWT, { deadline: '2026-11-24T12:00:40.000Z', earliestExpiry: '2026-11-24T12:01:00.000Z', mode: 'evict' });
+    assert.equal(recorded.body.reason, 'Recorded');
+    assert.equal((recorded.body as { queue?: unknown }).queue, undefined, 'no lead without the budgets');
+    assert.equal((await s.post('/evict', JWT)).status, 201);
+    assert.equal(w.evictions.length, 1);
+    assert.equal(s.logs().split('could not list PodDisruptionBudgets').length - 1, 1, 'one log line for the missing right');
+  } finally {
+    await s.close();
+  }
+});
