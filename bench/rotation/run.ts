@@ -128,13 +128,15 @@ function outcomeText(o: Observed, timeoutSeconds: number): string {
 }
 
 /** Each accepted eviction's replacement: the first pod created after it, not yet matched. */
-function replacementTimes(accepted: readonly number[], o: Observed): { delivered: number[]; ready: number[] } {
+function replacementTimes(accepted: readonly number[], o: Observed): { delivered: number[]; ready: number[]; idle: number[] } {
   const created = [...o.podCreatedAt].sort((a, b) => a[1] - b[1]);
   const deliveredAt = new Map(o.logs.filter((l) => l.ref.container === INIT_CONTAINER_NAME && l.entry.msg === 'all secrets delivered').map((l) => [l.ref.pod, Date.parse(String(l.entry.time))]));
   const used = new Set<string>();
   const delivered: number[] = [];
   const ready: number[] = [];
-  for (const at of accepted) {
+  // The budget frees once a replacement is Ready: how long until the next eviction took it.
+  const idle: number[] = [];
+  for (const [i, at] of accepted.entries()) {
     const pod = created.find(([name, t]) => t >= at - 1000 && !used.has(name))?.[0];
     if (pod === undefined) continue;
     used.add(pod);
@@ -142,8 +144,10 @@ function replacementTimes(accepted: readonly number[], o: Observed): { delivered
     const r = o.readyAt.get(pod);
     if (d !== undefined) delivered.push(d - at);
     if (r !== undefined) ready.push(r - at);
+    const next = accepted[i + 1];
+    if (r !== undefined && next !== undefined && next >= r) idle.push(next - r);
   }
-  return { delivered, ready };
+  return { delivered, ready, idle };
 }
 
 /** Busy fraction of each interval between consecutive /proc/stat samples. */
@@ -212,6 +216,7 @@ function printFigures(o: Observed, args: { dbTtlSeconds: number; timeoutSeconds:
     { figure: 'evictions in the window', measured: evictions, goal: '', result: '' },
     { figure: 'PDB cycle between accepted evictions: mean (median)', measured: cycle === undefined ? '—' : `${seconds(cycle)} (${fmtMedian(gaps)})`, goal: '', result: '' },
     { figure: 'eviction → replacement: credentials delivered / Ready, median', measured: `${fmtMedian(replacement.delivered)} / ${fmtMedian(replacement.ready)}`, goal: '', result: '' },
+    { figure: 'replacement Ready → the next eviction (budget free), median / mean', measured: `${fmtMedian(replacement.idle)} / ${seconds(mean(replacement.idle))}`, goal: '', result: '' },
     { figure: 'replicas that fit: (TTL − grace − margin) ÷ cycle', measured: cycle === undefined ? '—' : Math.floor(fitWindowMs / cycle), goal: `≥ ${o.replicas}`, result: cycle === undefined ? '' : verdict(fitWindowMs / cycle >= o.replicas) },
     { figure: 'blocked evictions: EvictionBlocked Events (their count)', measured: `${o.blockedEvents.count} (${o.blockedEvents.events} Events)`, goal: '', result: '' },
     { figure: 'blocked evictions: webhook outcome=blocked / sidecar lines', measured: `${webhookBlocked} / ${blockedLines}`, goal: '', result: '' },
