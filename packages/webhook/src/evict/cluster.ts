@@ -29,6 +29,8 @@ export interface PodEvent {
 /** A PodDisruptionBudget as the rotation queue reads it: its size, its rule, whom it selects. */
 export interface BudgetOfPods extends BudgetFacts {
   readonly selector: V1LabelSelector | undefined;
+  /** status.disruptionsAllowed: 0 while the budget is spent. */
+  readonly disruptionsAllowed: number;
 }
 
 export interface EvictionCluster {
@@ -95,6 +97,7 @@ export function budgetOfPods(pdb: V1PodDisruptionBudget): BudgetOfPods {
     ...(maxUnavailable === undefined ? {} : { maxUnavailable }),
     ...(minAvailable === undefined ? {} : { minAvailable }),
     selector: pdb.spec?.selector,
+    disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
   };
 }
 

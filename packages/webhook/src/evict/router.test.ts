@@ -309,3 +309,49 @@ test('the rotation queue degrades to no queue: budgets that cannot be listed (a 
     await s.close();
   }
 });
+
+/** The first in its budget's queue, whose budget is spent: `allowedFrom` is the poll at which it frees (Infinity: never). */
+async function heldEviction(allowedFrom: number) {
+  const w = faultInjector({ pod: { ...INJECTED, labels: { app: 'api' }, ready: true } });
+  let polls = 0;
+  const budget = { name: 'api-pdb', expectedPods: 2, maxUnavailable: 1, selector: { matchLabels: { app: 'api' } } };
+  const s = await serve(w, {
+    hold: { maxMs: 300, everyMs: 20 },
+    cluster: {
+      evict: async (pod) => {
+        w.evictions.push(pod);
+        return w.evictions.length === 1 ? { status: 429, message: "Cannot evict pod as it would violate the pod's disruption budget.", causes: [PDB_CAUSE] } : { status: 201, message: 'accepted', causes: [] };
+      },
+      recordEvent: async (_pod, event) => void w.events.push(event),
+      writeRotationCondition: async () => ({ status: 200, message: 'ok' }),
+      readPod: async () => (w.pod instanceof Error ? undefined : w.pod),
+      // The first list is the queue's own; then the hold's polls.
+      listBudgets: async () => [{ ...budget, disruptionsAllowed: polls++ > allowedFrom ? 1 : 0 }],
+      listPods: async () => [],
+    },
+  });
+  const started = Date.now();
+  try {
+    const res = await s.post('/evict', JWT);
+    return { res, w, polls, ms: Date.now() - started };
+  } finally {
+    await s.close();
+  }
+}
+
+test('POST /evict: a budget that frees while the request is held: evicted by a second Eviction, no EvictionBlocked', async () => {
+  const { res, w, polls } = await heldEviction(3);
+  assert.equal(res.body.reason, 'Evicted');
+  assert.equal(w.evictions.length, 2);
+  assert.equal(polls, 5, 'the queue list, then polls until it freed');
+  assert.deepEqual(w.events.map((e) => e.reason), ['EvictionRequested']);
+});
+
+test('POST /evict: a budget that stays spent: 429 DisruptionBudget once the hold is over, one Eviction', async () => {
+  const { res, w, ms } = await heldEviction(Infinity);
+  assert.equal(res.status, 429);
+  assert.equal(res.body.reason, 'DisruptionBudget');
+  assert.equal(w.evictions.length, 1);
+  assert.ok(ms >= 300, `answered after ${ms} ms`);
+  assert.deepEqual(w.events.map((e) => e.reason), ['EvictionBlocked']);
+});

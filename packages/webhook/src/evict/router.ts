@@ -13,6 +13,7 @@
  * first, from their conditions; without the rights to list budgets and pods it does neither.
  * Contract: docs/eviction-endpoint.md, docs/contract.md ("Rotation status", "Rotation queue").
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -35,7 +36,7 @@ import {
   type RotationState,
 } from '@vault-courier/core';
 import { blockedMessage, bodyProblem, budgetNames, ENDPOINT_BODY_LIMIT, evictionVerdict, OUTCOMES, podStanding, queuePodOf, type Outcome, type PodFacts, type PodStanding } from './answers.ts';
-import { createEvictionCluster, jwksUrl, kubeFetch, type BudgetOfPods, type EvictionCluster } from './cluster.ts';
+import { createEvictionCluster, jwksUrl, kubeFetch, type BudgetOfPods, type EvictionAnswer, type EvictionCluster } from './cluster.ts';
 import { selectorMatches } from '../status/label-selector.ts';
 import { createRateLimiter, DEFAULT_RATE_LIMIT, type TokenBucketOptions } from './rate-limit.ts';
 import { createClusterKeySet, createTokenVerifier, type TokenVerifier } from './token-verifier.ts';
@@ -71,7 +72,22 @@ export interface EvictRouterDeps {
   readonly vaultHealth: VaultHealthCheck;
   readonly now?: () => number;
   readonly rateLimit?: TokenBucketOptions;
+  readonly hold?: EvictionHold;
 }
+
+/**
+ * A 429 from a budget the webhook can read: the request is held while the budget's status
+ * is read every `everyMs`, at most `maxMs`, and the Eviction is sent once more as soon as
+ * the budget allows one. The budget frees when the previous pod's replacement is Ready;
+ * the first in line retrying on its own (every second) left it free 0.6–0.7 s per cycle
+ * in bench/rotation, a wait every pod behind it shared. Past `maxMs` the 429 goes back.
+ */
+export interface EvictionHold {
+  readonly maxMs: number;
+  readonly everyMs: number;
+}
+
+export const DEFAULT_EVICTION_HOLD: EvictionHold = { maxMs: 2000, everyMs: 200 };
 
 /** The production wiring: the webhook's KubeConfig (in a pod: loadFromCluster) and Vault address. */
 export function createEvictDeps(options: { kubeConfig: KubeConfig; vaultAddr: string; vaultCaPem?: string }): Pick<EvictRouterDeps, 'verifyToken' | 'cluster' | 'vaultHealth'> {
@@ -137,6 +153,7 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     answer(res, reason, message, extra);
   }
 
+  const hold = deps.hold ?? DEFAULT_EVICTION_HOLD;
   let listingWarned = false;
   /**
    * The budgets that select the pod (and count pods). A cluster that refuses the list (a
@@ -273,11 +290,27 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     }
   }
 
+  /** The Eviction, held through a budget's 429 (EvictionHold) when the webhook can read the budget. */
+  async function evictHeld(pod: PodIdentity): Promise<EvictionAnswer> {
+    const first = await deps.cluster.evict(pod);
+    const list = deps.cluster.listBudgets;
+    const names = budgetNames(first.causes);
+    if (first.status !== 429 || list === undefined || names.length === 0) return first;
+    const until = Date.now() + hold.maxMs;
+    while (Date.now() < until) {
+      await sleep(hold.everyMs);
+      const budgets = await list(pod.namespace).catch(() => undefined);
+      if (budgets === undefined) return first;
+      if (names.every((n) => (budgets.find((b) => b.name === n)?.disruptionsAllowed ?? 1) > 0)) return deps.cluster.evict(pod);
+    }
+    return first;
+  }
+
   async function evictAndAnswer(req: Request, res: Response, pod: PodIdentity, log: Logger, previous: RotationState | undefined): Promise<void> {
     const endpoint = 'evict';
     let result;
     try {
-      result = await deps.cluster.evict(pod);
+      result = await evictHeld(pod);
     } catch (err) {
       log.error({ err }, 'the API server did not answer the eviction');
       send(res, endpoint, 'ClusterUnavailable', 'the Kubernetes API server did not answer the eviction; retry later');
