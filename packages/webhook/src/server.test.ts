@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import { createLogger, isCourierError, type Logger } from '@vault-courier/core';
@@ -187,6 +189,36 @@ test('close() drains: an in-flight request completes, then the port is closed', 
     await closed;
     await assert.rejects(httpsPost(`${webhook.url}/mutate`, '{}', { ca: pki.ca.certPem }), /ECONNREFUSED/);
   } finally {
+    await webhook.close();
+    await pki.remove();
+  }
+});
+
+test('close(): while draining, every answer closes its keep-alive connection, so a pooling client (the API server) dials a Ready replica next', async () => {
+  const pki = await createTestPki();
+  const webhook = await startWebhook(testWebhookConfig(testTls(pki)), sink().logger, { shutdownDelayMs: 400 });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: pki.ca.certPem });
+  const post = () =>
+    new Promise<{ status: number; connection: string | undefined; socket: Socket }>((resolve, reject) => {
+      const req = request(`${webhook.url}/mutate`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, socket: req.socket as Socket }));
+      });
+      req.on('error', reject);
+      req.end('{}');
+    });
+  try {
+    const before = await post();
+    assert.equal(before.connection, 'keep-alive');
+    const closed = webhook.close();
+    const during = await post();
+    assert.equal(during.status, 400, 'still answered during the delay');
+    assert.equal(during.socket, before.socket, 'over the connection the client held');
+    assert.equal(during.connection, 'close');
+    await closed;
+    assert.ok(during.socket.destroyed, 'the server ended the connection after its answer');
+  } finally {
+    agent.destroy();
     await webhook.close();
     await pki.remove();
   }

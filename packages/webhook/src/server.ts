@@ -27,7 +27,8 @@ export interface StartOptions {
   /**
    * How long close() keeps serving, unready, before it stops accepting: the API server
    * and kube-proxy learn of the pod's removal from the Service with a delay, and a review
-   * sent to a closed port fails a pod creation under failurePolicy Fail.
+   * sent to a closed port fails a pod creation under failurePolicy Fail. Every answer in
+   * that time closes its keep-alive connection.
    */
   readonly shutdownDelayMs?: number;
 }
@@ -104,8 +105,16 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, option
   const registry = options.registry ?? new Registry();
   const metrics = createWebhookMetrics(registry);
   let ready = false;
+  let draining = false;
   const app = createApp({ config: injection, logger, registry, routes: options.routes?.({ registry, config: injection }) ?? [] });
-  const server = createHttpsServer({ ...tls, minVersion: 'TLSv1.2', headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 65_000 }, app);
+  // The API server pools keep-alive connections by the Service's name and resolves an
+  // endpoint only when it dials: after this replica left the Service it would go on
+  // sending reviews over the connections it holds, until the port closed under them.
+  // While draining, each answer closes its connection, so the next review dials a Ready one.
+  const server = createHttpsServer({ ...tls, minVersion: 'TLSv1.2', headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => {
+    if (draining) res.setHeader('Connection', 'close');
+    app(req, res);
+  });
   const metricsServer = createHttpServer(createMetricsApp({ registry, isReady: () => ready }));
   const watcher = watchTls(server, files, tls, { logger, intervalMs: options.tlsPollIntervalMs ?? 5_000, onReload: (result) => metrics.tlsReloads.inc({ result }) });
   let bound: AddressInfo;
@@ -132,6 +141,7 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, option
     close: () => {
       closing ??= (async () => {
         ready = false;
+        draining = true;
         watcher.stop();
         if ((options.shutdownDelayMs ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, options.shutdownDelayMs));
         const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
