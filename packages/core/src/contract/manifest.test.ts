@@ -59,3 +59,11 @@ for (const row of BAD) {
     assert.throws(() => parseManifest(row.text), (e: unknown) => isCourierError(e, 'spec') && row.mentions.test(e.message));
   });
 }
+
+test('a manifest overwritten with text that is not JSON is refused without quoting it', () => {
+  const canary = 'canary-overwrote-the-manifest';
+  assert.throws(
+    () => parseManifest(`${canary}\n`),
+    (e: unknown) => isCourierError(e, 'spec') && /not valid JSON \(30 characters\)/.test(e.message) && !JSON.stringify({ message: e.message, cause: String(e.cause), stack: e.stack }).includes(canary),
+  );
+});

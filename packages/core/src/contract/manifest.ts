@@ -93,8 +93,9 @@ export function parseManifest(text: string): LeaseManifest {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
-  } catch (cause) {
-    throw new CourierError('spec', 'lease manifest is not valid JSON; the init container did not finish writing it (re-create the pod)', { cause });
+  } catch {
+    // No cause: JSON.parse quotes the text it failed on, and whatever overwrote the file may be a secret.
+    throw new CourierError('spec', `lease manifest is not valid JSON (${text.length} characters); the init container did not finish writing it, or something else overwrote it (re-create the pod)`);
   }
   if (!isRecord(raw)) throw new CourierError('spec', 'lease manifest must be a JSON object');
   if (raw.version !== MANIFEST_VERSION) {
