@@ -273,6 +273,14 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     await revoke();
   }
 
+  let expiredWhileBlocked = false;
+  /** Once: the credentials expired while a budget still refuses; the webhook's CredentialsExpired Event says the same on the pod. */
+  function noteExpiredWhileBlocked(): void {
+    if (expiredWhileBlocked || result?.kind !== 'at' || clock.now() < result.expiresAtMs) return;
+    expiredWhileBlocked = true;
+    log.error({ expiredAt: new Date(result.expiresAtMs).toISOString(), lease: describeLease(result.lease) }, 'the credentials expired while a PodDisruptionBudget still blocks the eviction: the pod runs on expired credentials; retrying until the budget allows it');
+  }
+
   /** Every answer that is not the end: how long to wait, and how loudly to say so. */
   function retryFor(step: SidecarStep, endpoint: string, fields: Record<string, unknown>): void {
     switch (step.action) {
@@ -294,6 +302,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
         return;
       default:
         retryLater(RETRY_MESSAGES[step.reason] ?? `the ${endpoint} endpoint answered ${step.reason}: retrying`, 'warn', fields, step.reason === 'DisruptionBudget');
+        if (step.reason === 'DisruptionBudget') noteExpiredWhileBlocked();
     }
   }
 

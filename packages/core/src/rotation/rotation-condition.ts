@@ -27,6 +27,11 @@ export const ROTATION_REASONS = {
   evictionBlocked: 'EvictionBlocked',
   /** The Eviction API accepted the eviction: the pod is terminating, its replacement gets new credentials. */
   evicting: 'Evicting',
+  /**
+   * The earliest expiry has passed while PodDisruptionBudgets (`blockedBy`) still refuse the
+   * eviction: the pod runs on expired credentials; the sidecar retries until they allow it.
+   */
+  expired: 'Expired',
 } as const;
 
 export type RotationReason = (typeof ROTATION_REASONS)[keyof typeof ROTATION_REASONS];
@@ -75,13 +80,14 @@ export function formatRotationMessage(state: RotationState): string {
 }
 
 /**
- * The condition for a state. `status` is False only while eviction is blocked, so
+ * The condition for a state. `status` is False only while eviction is blocked (Expired too), so
  * `kubectl wait --for=condition=vault-courier.io/Rotation=False` finds stuck pods.
  */
 export function rotationCondition(state: RotationState, now: Date): RotationCondition {
+  const stuck = state.reason === ROTATION_REASONS.evictionBlocked || state.reason === ROTATION_REASONS.expired;
   return {
     type: ROTATION_CONDITION_TYPE,
-    status: state.reason === ROTATION_REASONS.evictionBlocked ? 'False' : 'True',
+    status: stuck ? 'False' : 'True',
     reason: state.reason,
     message: formatRotationMessage(state),
     lastTransitionTime: now.toISOString().replace(/\.\d+Z$/, 'Z'),
@@ -180,4 +186,17 @@ export function afterEviction(previous: RotationState | undefined, outcome: { re
     lease: base.lease,
     blockedBy: outcome.reason === 'evictionBlocked' ? [...outcome.blockedBy] : [],
   };
+}
+
+/**
+ * After an /evict a PodDisruptionBudget refused: EvictionBlocked, or Expired once the
+ * earliest expiry the sidecar reported has passed. `newlyExpired` is true on the refusal
+ * that first finds it expired: the webhook raises its CredentialsExpired Warning then, once.
+ */
+export function afterBlockedEviction(previous: RotationState | undefined, blockedBy: readonly string[], nowMs: number): { readonly state: RotationState; readonly newlyExpired: boolean } {
+  const expiry = previous?.earliestExpiry === undefined ? NaN : Date.parse(previous.earliestExpiry);
+  const expired = expiry <= nowMs;
+  const state = afterEviction(previous, { reason: 'evictionBlocked', blockedBy });
+  if (!expired) return { state, newlyExpired: false };
+  return { state: { ...state, reason: ROTATION_REASONS.expired }, newlyExpired: previous?.reason !== ROTATION_REASONS.expired };
 }

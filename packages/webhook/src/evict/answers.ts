@@ -104,6 +104,15 @@ export function blockedMessage(apiMessage: string, causeMessages: readonly strin
   return `Eviction for credential rotation blocked by ${by}: ${detail}. The sidecar retries with backoff.`;
 }
 
+/** The CredentialsExpired Event's text: what expired, when, and the budgets that keep the pod running on it. */
+export function expiredMessage(earliestExpiry: string | undefined, lease: string | undefined, blockedBy: readonly string[]): string {
+  const by = blockedBy.length > 0 ? `PodDisruptionBudget ${blockedBy.join(', ')}` : 'a PodDisruptionBudget';
+  return (
+    `Vault credentials${lease ? ` (${lease})` : ''} expired at ${earliestExpiry ?? 'an unknown time'} while ${by} still refuses the eviction: ` +
+    'the pod runs on expired credentials. The sidecar keeps retrying; the pod is rotated as soon as the budget allows a disruption (raise the replicas or relax the budget).'
+  );
+}
+
 /** The sidecar's bodies are a few hundred bytes. */
 export const ENDPOINT_BODY_LIMIT = '4kb';
 

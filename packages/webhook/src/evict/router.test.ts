@@ -260,6 +260,26 @@ const afterEvictRows: { name: string; world: Partial<FaultInjector>; condition: 
   { name: 'Vault down: the condition is left as it was', world: { pod: { ...INJECTED, rotation: REPORTED }, vaultOk: false }, condition: undefined },
 ];
 
+test('POST /evict blocked past the earliest expiry: the condition says Expired and one CredentialsExpired Warning names the budget', async () => {
+  const w = faultInjector({ pod: { ...INJECTED, rotation: { ...REPORTED, reason: 'EvictionBlocked', blockedBy: ['api-pdb'] } }, answer: { status: 429, message: 'Cannot evict pod', causes: [PDB_CAUSE] }, now: Date.parse(EXPIRY) + 1000 });
+  const s = await serve(w);
+  try {
+    const res = await s.post('/evict', JWT);
+    assert.equal(res.status, 429);
+    assert.equal(res.body.reason, 'DisruptionBudget', 'the sidecar retries as before');
+    assert.deepEqual(w.conditions.map(({ status, reason, message }) => ({ status, reason, message })), [{ status: 'False', reason: 'Expired', message: `deadline=${DEADLINE}; earliestExpiry=${EXPIRY}; lease=secret db (database/creds/db); blockedBy=api-pdb` }]);
+    const expired = w.events.filter((e) => e.reason === 'CredentialsExpired');
+    assert.equal(expired.length, 1);
+    assert.equal(expired[0]?.type, 'Warning');
+    assert.match(expired[0]?.message ?? '', new RegExp(`\\(secret db \\(database/creds/db\\)\\) expired at ${EXPIRY.replace(/\./g, '\\.')} while PodDisruptionBudget api-pdb still refuses the eviction`));
+    w.pod = { ...INJECTED, rotation: { ...REPORTED, reason: 'Expired', blockedBy: ['api-pdb'] } };
+    await s.post('/evict', JWT);
+    assert.equal(w.events.filter((e) => e.reason === 'CredentialsExpired').length, 1, 'raised once, not on every retry');
+  } finally {
+    await s.close();
+  }
+});
+
 for (const row of afterEvictRows) {
   test(`POST /evict updates the rotation condition: ${row.name}`, async () => {
     const w = faultInjector(row.world);

@@ -18,6 +18,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { Counter, type Registry } from 'prom-client';
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
+  afterBlockedEviction,
   afterEviction,
   budgetLead,
   DEFAULT_SAFETY_MARGIN_MS,
@@ -35,7 +36,7 @@ import {
   type QueueTurn,
   type RotationState,
 } from '@vault-courier/core';
-import { blockedMessage, bodyProblem, budgetNames, ENDPOINT_BODY_LIMIT, evictionVerdict, OUTCOMES, podStanding, queuePodOf, type Outcome, type PodFacts, type PodStanding } from './answers.ts';
+import { blockedMessage, bodyProblem, budgetNames, ENDPOINT_BODY_LIMIT, evictionVerdict, expiredMessage, OUTCOMES, podStanding, queuePodOf, type Outcome, type PodFacts, type PodStanding } from './answers.ts';
 import { createEvictionCluster, jwksUrl, kubeFetch, type BudgetOfPods, type EvictionAnswer, type EvictionCluster } from './cluster.ts';
 import { selectorMatches } from '../status/label-selector.ts';
 import { createRateLimiter, DEFAULT_RATE_LIMIT, type TokenBucketOptions } from './rate-limit.ts';
@@ -49,6 +50,8 @@ export const DEADLINE_PATH = '/deadline';
 export const EVENT_REASONS = {
   requested: 'EvictionRequested',
   blocked: 'EvictionBlocked',
+  /** Once per pod: the earliest expiry passed while a PodDisruptionBudget still refuses the eviction. */
+  expired: 'CredentialsExpired',
   expiring: 'CredentialsExpiring',
   /** A refusal the sidecar cannot fix by retrying: the pod is not an injected one. */
   notInjected: 'EvictionNotAllowed',
@@ -306,6 +309,20 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     return first;
   }
 
+  /** A budget refused: EvictionBlocked each time; past the earliest expiry also CredentialsExpired, once. */
+  async function answerBlocked(res: Response, pod: PodIdentity, log: Logger, previous: RotationState | undefined, result: { message: string; causes: readonly string[] }): Promise<void> {
+    const message = blockedMessage(result.message, result.causes);
+    log.info({ apiMessage: result.message }, 'eviction blocked by a PodDisruptionBudget');
+    await recordEvent(log, pod, 'Warning', EVENT_REASONS.blocked, message);
+    const blocked = afterBlockedEviction(previous, budgetNames(result.causes), now());
+    if (blocked.newlyExpired) {
+      log.error({ earliestExpiry: previous?.earliestExpiry, blockedBy: blocked.state.blockedBy }, 'credentials expired while a PodDisruptionBudget blocks the eviction');
+      await recordEvent(log, pod, 'Warning', EVENT_REASONS.expired, expiredMessage(previous?.earliestExpiry, previous?.lease, blocked.state.blockedBy));
+    }
+    await markRotation(pod, log, previous, blocked.state);
+    send(res, 'evict', 'DisruptionBudget', message);
+  }
+
   async function evictAndAnswer(req: Request, res: Response, pod: PodIdentity, log: Logger, previous: RotationState | undefined): Promise<void> {
     const endpoint = 'evict';
     let result;
@@ -326,14 +343,9 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
         await markRotation(pod, log, previous, afterEviction(previous, { reason: 'evicting' }));
         send(res, endpoint, reason, result.message);
         return;
-      case 'DisruptionBudget': {
-        const message = blockedMessage(result.message, result.causes);
-        log.info({ apiMessage: result.message }, 'eviction blocked by a PodDisruptionBudget');
-        await recordEvent(log, pod, 'Warning', EVENT_REASONS.blocked, message);
-        await markRotation(pod, log, previous, afterEviction(previous, { reason: 'evictionBlocked', blockedBy: budgetNames(result.causes) }));
-        send(res, endpoint, reason, message);
+      case 'DisruptionBudget':
+        await answerBlocked(res, pod, log, previous, result);
         return;
-      }
       case 'EvictionRefused': {
         log.error({ apiStatus: result.status, apiMessage: result.message }, 'the API server refused the eviction');
         const message = `the API server answered ${result.status} to the eviction: ${result.message}`;

@@ -66,7 +66,7 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 const list = (names: readonly string[]) => (names.length > 0 ? names.join(',') : '-');
 
 function rotationCell(line: InjectedLine): string {
-  if (line.rotation === 'EvictionBlocked' && line.lastBlockedBy.length > 0) return `EvictionBlocked(${line.lastBlockedBy.join(',')})`;
+  if ((line.rotation === 'EvictionBlocked' || line.rotation === 'Expired') && line.lastBlockedBy.length > 0) return `${line.rotation}(${line.lastBlockedBy.join(',')})`;
   return line.rotation;
 }
 
