@@ -67,6 +67,13 @@ export interface NodeHandle {
   readonly images: ImagesFile;
   /** The API server as pods and the namespace's processes see it. */
   readonly inClusterApiServerUrl: string;
+  /**
+   * Restarts the node's kubelet and containerd, the real processes, with the same flags and
+   * state directories, as a node upgrade or a crash would: the kubelet stops, containerd
+   * stops (its shims, and so the containers, keep running), containerd starts, the kubelet
+   * starts; resolves once the Node is Ready again. The kubelet's sysctls are restored after.
+   */
+  restartKubeletAndContainerd(): Promise<{ readonly downMs: number }>;
 }
 
 export interface ClusterWithNodeParts {
@@ -100,6 +107,22 @@ async function waitNodeReady(kc: KubeConfig, name: string, kubelet: ManagedProce
     const node = await core.readNode({ name }).catch(() => undefined);
     if (node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true) return;
     if (Date.now() > deadline) throw new CourierError('io', `Node ${name} was not Ready within ${timeoutMs} ms; see ${kubelet.logPath}`, { retryable: true });
+    await sleep(200);
+  }
+}
+
+/**
+ * The kubelet answers again: its /healthz through the API server's node proxy (the Node's
+ * Ready condition alone would still show the previous kubelet's last report).
+ */
+async function waitKubeletServing(kc: KubeConfig, name: string, kubelet: ManagedProcess, timeoutMs: number): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (kubelet.exitStatus() !== undefined) throw new CourierError('io', `the kubelet exited after its restart; see ${kubelet.logPath}`);
+    const healthz = await core.connectGetNodeProxyWithPath({ name, path: 'healthz' }).catch(() => undefined);
+    if (healthz === 'ok') return;
+    if (Date.now() > deadline) throw new CourierError('io', `the restarted kubelet did not answer /healthz within ${timeoutMs} ms; see ${kubelet.logPath}`, { retryable: true });
     await sleep(200);
   }
 }
@@ -230,11 +253,12 @@ export async function startClusterWithNode(options: {
     await writeKubeconfig(inClusterKubeconfig, { server: inClusterServer, caPem: ca.certPem, cert: admin, user: 'admin' });
     await writeKubeconfig(kubeletKubeconfig, { server: inClusterServer, caPem: ca.certPem, cert: kubeletClient, user: `system:node:${NODE_NAME}` });
 
+    const runContainerd = () => startContainerd({ binDir: binaries.containerdBin, dir, netns, logPath: logPath('containerd'), pauseImage: images.pause, timeoutMs }).then((c) => (track(c.process), c));
     const [etcd, postgres, vault, containerd] = await Promise.all([
       startEtcd({ binary: binaries.etcd, dir, logPath: logPath('etcd'), timeoutMs, placement: published('etcd') }).then((e) => (track(e.process), e)),
       options.postgres ? startPostgres({ binDir: binaries.postgresBin, dir, logPath: logPath('postgres'), timeoutMs, placement: published('postgres') }).then((p) => (track(p.process), p)) : undefined,
       options.vault ? startVaultServer({ binary: binaries.vault, dir, logPath: logPath('vault'), timeoutMs, placement: { ...published('vault'), tls: { certPath: vaultServing.certPath, keyPath: vaultServing.keyPath, caPem: ca.certPem } } }).then((v) => (track(v.process), v)) : undefined,
-      startContainerd({ binDir: binaries.containerdBin, dir, netns, logPath: logPath('containerd'), pauseImage: images.pause, timeoutMs }).then((c) => (track(c.process), c)),
+      runContainerd(),
     ]);
     // Alongside the API server's start: only pods need the images, and the Node is Ready only after.
     const imported = importImages(binaries.containerdBin, containerd, images.images).then(() => {
@@ -268,21 +292,25 @@ export async function startClusterWithNode(options: {
     removeStaleClusters(undefined, footprint);
     const savedSysctls = readSysctls();
     saveSysctls(dir, savedSysctls);
-    const kubelet = await startKubelet({
-      binary: binaries.kubelet,
-      dir,
-      netns,
-      logPath: logPath('kubelet'),
-      kubeconfigPath: kubeletKubeconfig,
-      clientCaFile: ca.certPath,
-      runtimeEndpoint: containerd.endpoint,
-      cgroupRoot: name,
-      nodeName: NODE_NAME,
-      clusterDns: CLUSTER_DNS_IP,
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-      timeoutMs,
-    });
-    track(kubelet.process);
+    const runKubelet = async () => {
+      const started = await startKubelet({
+        binary: binaries.kubelet,
+        dir,
+        netns,
+        logPath: logPath('kubelet'),
+        kubeconfigPath: kubeletKubeconfig,
+        clientCaFile: ca.certPath,
+        runtimeEndpoint: containerd.endpoint,
+        cgroupRoot: name,
+        nodeName: NODE_NAME,
+        clusterDns: CLUSTER_DNS_IP,
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+        timeoutMs,
+      });
+      track(started.process);
+      return started;
+    };
+    const kubelet = await runKubelet();
     const controllerManager = startControllerManager({
       binary: binaries.kubeControllerManager,
       logPath: logPath('kube-controller-manager'),
@@ -321,6 +349,19 @@ export async function startClusterWithNode(options: {
         helm: binaries.helm,
         images,
         inClusterApiServerUrl: apiServer.inClusterUrl,
+        restartKubeletAndContainerd: async () => {
+          const down = Date.now();
+          note('restart: stopping the kubelet and containerd');
+          for (const component of ['kubelet', 'containerd']) for (const p of byName(component)) await p.stop(10_000);
+          await runContainerd();
+          const restarted = await runKubelet();
+          await waitKubeletServing(kubeConfig, NODE_NAME, restarted.process, timeoutMs);
+          const downMs = Date.now() - down;
+          await waitNodeReady(kubeConfig, NODE_NAME, restarted.process, timeoutMs);
+          restoreSysctls(savedSysctls);
+          note('restart: the Node is Ready again');
+          return { downMs };
+        },
       },
       processes,
       readyAfterMs,
