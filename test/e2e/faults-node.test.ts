@@ -78,11 +78,28 @@ async function createApp(namespace: string): Promise<void> {
   });
 }
 
+/** Pod names seen per namespace, for the failure message. */
+const seen = new Map<string, Set<string>>();
+
+/** On failure, what each sidecar of the namespace said (messages and levels only). */
+async function diagnosed(namespace: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    for (const pod of seen.get(namespace) ?? []) {
+      const said = sidecarLines(pod).map((e) => `${String(e.time)} ${String(e.level)} ${String(e.msg)}${e.answerReason ? ` (${String(e.answerReason)})` : ''}`);
+      console.log(`${namespace}/${pod} sidecar:\n  ${said.join('\n  ')}`);
+    }
+    throw err;
+  }
+}
+
 /** The Deployment's Ready pod other than `except`, once its sidecar reported the deadline on the Rotation condition. */
 async function readyPod(namespace: string, except?: string, timeoutMs = 60_000): Promise<{ pod: V1Pod; name: string; uid: string; earliestExpiryMs: number }> {
   return waitFor(`a Ready pod in ${namespace} with its Rotation condition`, timeoutMs, async () => {
     const pods = (await core().listNamespacedPod({ namespace, labelSelector: `app=${APP}` })).items;
     const pod = pods.find((p) => p.metadata?.uid !== except && isReady(p) && rotationOf(p)?.earliestExpiry !== undefined);
+    for (const p of pods) seen.set(namespace, (seen.get(namespace) ?? new Set()).add(p.metadata?.name ?? ''));
     if (pod === undefined) return undefined;
     return { pod, name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '', earliestExpiryMs: Date.parse(rotationOf(pod)?.earliestExpiry ?? '') };
   });
@@ -164,104 +181,108 @@ function assertSameDeadline(pod: string, runs: number): number {
 }
 
 describe('node faults that touch one pod', { concurrency: true }, () => {
-  test('the sidecar container SIGKILLed: the kubelet restarts it, it computes the same deadline and the pod is evicted before its credentials expire', { timeout: 120_000 }, async () => {
-    const ns = 'fault-sidecar-killed';
-    await scenarioNamespace(ns, 24);
+  test('the sidecar container SIGKILLed: the kubelet restarts it, it computes the same deadline and the pod is evicted before its credentials expire', { timeout: 120_000 }, () =>
+    diagnosed('fault-sidecar-killed', async () => {
+      const ns = 'fault-sidecar-killed';
+      await scenarioNamespace(ns, 24);
+      await createApp(ns);
+      const pod = await readyPod(ns);
+      await waitFor('the first deadline', 10_000, () => linesSaying(pod.name, 'deadline computed')[0]);
+      await killSidecar(ns, pod.uid);
+      await waitFor('the restarted sidecar’s deadline', 20_000, () => linesSaying(pod.name, 'deadline computed')[1]);
+      const deadlineMs = assertSameDeadline(pod.name, 2);
+      const evicted = await evictedAt(ns, pod.name, 40_000);
+      assert.ok(evicted < pod.earliestExpiryMs, `evicted ${(pod.earliestExpiryMs - evicted) / 1000} s before the credentials expired`);
+      assert.ok(evicted >= deadlineMs, 'at the deadline, not before: the restart changed nothing');
+      await readyPod(ns, pod.uid);
+  }));
+
+  test('the lease manifest overwritten with garbage: the restarted sidecar names the file and what is wrong, and the pod is rotated at once', { timeout: 120_000 }, () =>
+    diagnosed('fault-manifest-corrupt', async () => {
+      const ns = 'fault-manifest-corrupt';
+      await scenarioNamespace(ns, 40);
+      await createApp(ns);
+      const pod = await readyPod(ns);
+      const first = await waitFor('the first deadline', 10_000, () => linesSaying(pod.name, 'deadline computed')[0]);
+      // The state volume as the kubelet mounted it on the node (an emptyDir of medium Memory).
+      const manifest = path.join(cluster.dir, 'kubelet', 'root', 'pods', pod.uid, 'volumes', 'kubernetes.io~empty-dir', STATE_VOLUME, MANIFEST_FILE);
+      assert.ok(JSON.parse(readFileSync(manifest, 'utf8')).version, 'the manifest the init container wrote is there');
+      writeFileSync(manifest, `${CANARY}\n`);
+      const corruptedAt = Date.now();
+      await killSidecar(ns, pod.uid);
+      const evicted = await evictedAt(ns, pod.name, 30_000);
+      assert.ok(evicted < Number(first.deadlineMs), 'evicted before the deadline the readable manifest gave: at once, not left with an unknown expiry');
+      assert.ok(evicted - corruptedAt < 15_000, `rotated ${(evicted - corruptedAt) / 1000} s after the corruption`);
+      const problem = await waitFor('the sidecar’s error', 10_000, () => sidecarLines(pod.name).find((e) => String(e.msg).startsWith('the lease manifest cannot be read')));
+      assert.equal(problem.level, 'error');
+      assert.match(String(problem.problem), new RegExp(`^/vault-courier/state/${MANIFEST_FILE.replace('.', '\\.')}: lease manifest is not valid JSON`));
+      const requested = await waitEvent(ns, pod.name, 'EvictionRequested', 10_000);
+      assert.match(requested.event.message ?? '', /lease manifest cannot be read/);
+      const replacement = await readyPod(ns, pod.uid);
+      assert.notEqual(replacement.uid, pod.uid, 'the ReplicaSet replaced it with a pod holding new credentials');
+      const events = JSON.stringify((await eventsOf(ns, pod.name)).map((e) => e.message));
+      assert.ok(!output.all().includes(CANARY) && !events.includes(CANARY), 'the garbage is never quoted');
+  }));
+
+  test('a PodDisruptionBudget that blocks past the expiry: a Warning names it before, CredentialsExpired and the Expired condition after, and the pod rotates once the budget allows', { timeout: 120_000 }, () =>
+    diagnosed('fault-budget-blocks', async () => {
+      const ns = 'fault-budget-blocks';
+      const budget = 'no-disruption';
+      await scenarioNamespace(ns, 20);
+      const policy = cluster.kubeConfig.makeApiClient(PolicyV1Api);
+      await policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: budget }, spec: { minAvailable: 1, selector: { matchLabels: { app: APP } } } } });
+      await createApp(ns);
+      const pod = await readyPod(ns);
+      const blocked = await waitEvent(ns, pod.name, 'EvictionBlocked', 30_000);
+      assert.equal(blocked.event.type, 'Warning');
+      assert.match(blocked.event.message ?? '', new RegExp(`blocked by PodDisruptionBudget ${budget}`));
+      assert.ok(blocked.seenAt < pod.earliestExpiryMs, `the budget was named ${(pod.earliestExpiryMs - blocked.seenAt) / 1000} s before the credentials expired`);
+
+      const expired = await waitEvent(ns, pod.name, 'CredentialsExpired', 30_000);
+      assert.equal(expired.event.type, 'Warning');
+      assert.ok(expired.seenAt >= pod.earliestExpiryMs, 'raised once they expired');
+      assert.match(expired.event.message ?? '', new RegExp(`expired at ${new Date(pod.earliestExpiryMs).toISOString().replace(/\./g, '\\.')} while PodDisruptionBudget ${budget} still refuses the eviction`));
+      const condition = await waitFor('the Expired condition', 10_000, async () => {
+        const current = await readPodOrUndefined(cluster.kubeConfig, ns, pod.name);
+        const c = current?.status?.conditions?.find((x) => x.type === ROTATION_CONDITION_TYPE);
+        return c?.reason === 'Expired' ? c : undefined;
+      });
+      assert.equal(condition.status, 'False');
+      const report = JSON.parse(await vaultCourierStatus('-n', ns, '-o', 'json')) as StatusReport;
+      const line = report.injected.find((l) => l.pod === pod.name);
+      assert.deepEqual({ rotation: line?.rotation, lastBlockedBy: line?.lastBlockedBy }, { rotation: 'Expired', lastBlockedBy: [budget] });
+      assert.match(await vaultCourierStatus('-n', ns), new RegExp(`${pod.name}\\s.*Expired\\(${budget}\\)`));
+      assert.ok(sidecarLines(pod.name).some((e) => e.level === 'error' && String(e.msg).startsWith('the credentials expired while a PodDisruptionBudget still blocks')), 'the sidecar says it too');
+      assert.equal((await readPodOrUndefined(cluster.kubeConfig, ns, pod.name))?.metadata?.uid, pod.uid, 'the budget kept the pod');
+
+      await policy.patchNamespacedPodDisruptionBudget({ namespace: ns, name: budget, body: [{ op: 'replace', path: '/spec/minAvailable', value: 0 }] });
+      const relaxedAt = Date.now();
+      const evicted = await evictedAt(ns, pod.name, 30_000);
+      console.log(`budget relaxed: evicted ${(evicted - relaxedAt) / 1000} s later`);
+      const replacement = await readyPod(ns, pod.uid);
+      assert.notEqual(replacement.uid, pod.uid);
+  }));
+});
+
+test('the kubelet and containerd restarted: the pod’s containers keep running, the sidecar keeps its deadline, and the pod is evicted before its credentials expire', { timeout: 120_000 }, () =>
+  diagnosed('fault-node-restart', async () => {
+    const ns = 'fault-node-restart';
+    const node = cluster.node;
+    assert.ok(node);
+    await scenarioNamespace(ns, 30);
     await createApp(ns);
     const pod = await readyPod(ns);
-    await waitFor('the first deadline', 10_000, () => linesSaying(pod.name, 'deadline computed')[0]);
-    await killSidecar(ns, pod.uid);
-    await waitFor('the restarted sidecar’s deadline', 20_000, () => linesSaying(pod.name, 'deadline computed')[1]);
-    const deadlineMs = assertSameDeadline(pod.name, 2);
+    const first = await waitFor('the deadline', 10_000, () => linesSaying(pod.name, 'deadline computed')[0]);
+    const pidsBefore = sidecarPids(pod.uid);
+    const { downMs } = await node.restartKubeletAndContainerd();
+    console.log(`kubelet and containerd down for ${downMs} ms`);
+    assert.ok(Date.now() < Number(first.deadlineMs), 'restarted before the deadline');
+    assert.deepEqual(sidecarPids(pod.uid), pidsBefore, 'the same sidecar process runs on');
+    const after = await readPodOrUndefined(cluster.kubeConfig, ns, pod.name);
+    const restarts = [...(after?.status?.initContainerStatuses ?? []), ...(after?.status?.containerStatuses ?? [])].map((s) => `${s.name}:${s.restartCount}`);
+    assert.deepEqual(restarts.filter((r) => !r.endsWith(':0')), [], `no container restarted: ${restarts.join(', ')}`);
     const evicted = await evictedAt(ns, pod.name, 40_000);
-    assert.ok(evicted < pod.earliestExpiryMs, `evicted ${(pod.earliestExpiryMs - evicted) / 1000} s before the credentials expired`);
-    assert.ok(evicted >= deadlineMs, 'at the deadline, not before: the restart changed nothing');
+    assertSameDeadline(pod.name, 1);
+    assert.ok(evicted >= Number(first.deadlineMs) && evicted < pod.earliestExpiryMs, `evicted ${(pod.earliestExpiryMs - evicted) / 1000} s before the credentials expired`);
     await readyPod(ns, pod.uid);
-  });
-
-  test('the lease manifest overwritten with garbage: the restarted sidecar names the file and what is wrong, and the pod is rotated at once', { timeout: 120_000 }, async () => {
-    const ns = 'fault-manifest-corrupt';
-    await scenarioNamespace(ns, 40);
-    await createApp(ns);
-    const pod = await readyPod(ns);
-    const first = await waitFor('the first deadline', 10_000, () => linesSaying(pod.name, 'deadline computed')[0]);
-    // The state volume as the kubelet mounted it on the node (an emptyDir of medium Memory).
-    const manifest = path.join(cluster.dir, 'kubelet', 'root', 'pods', pod.uid, 'volumes', 'kubernetes.io~empty-dir', STATE_VOLUME, MANIFEST_FILE);
-    assert.ok(JSON.parse(readFileSync(manifest, 'utf8')).version, 'the manifest the init container wrote is there');
-    writeFileSync(manifest, `${CANARY}\n`);
-    const corruptedAt = Date.now();
-    await killSidecar(ns, pod.uid);
-    const evicted = await evictedAt(ns, pod.name, 30_000);
-    assert.ok(evicted < Number(first.deadlineMs), 'evicted before the deadline the readable manifest gave: at once, not left with an unknown expiry');
-    assert.ok(evicted - corruptedAt < 15_000, `rotated ${(evicted - corruptedAt) / 1000} s after the corruption`);
-    const problem = await waitFor('the sidecar’s error', 10_000, () => sidecarLines(pod.name).find((e) => String(e.msg).startsWith('the lease manifest cannot be read')));
-    assert.equal(problem.level, 'error');
-    assert.match(String(problem.problem), new RegExp(`^/vault-courier/state/${MANIFEST_FILE.replace('.', '\\.')}: lease manifest is not valid JSON`));
-    const requested = await waitEvent(ns, pod.name, 'EvictionRequested', 10_000);
-    assert.match(requested.event.message ?? '', /lease manifest cannot be read/);
-    const replacement = await readyPod(ns, pod.uid);
-    assert.notEqual(replacement.uid, pod.uid, 'the ReplicaSet replaced it with a pod holding new credentials');
-    const events = JSON.stringify((await eventsOf(ns, pod.name)).map((e) => e.message));
-    assert.ok(!output.all().includes(CANARY) && !events.includes(CANARY), 'the garbage is never quoted');
-  });
-
-  test('a PodDisruptionBudget that blocks past the expiry: a Warning names it before, CredentialsExpired and the Expired condition after, and the pod rotates once the budget allows', { timeout: 120_000 }, async () => {
-    const ns = 'fault-budget-blocks';
-    const budget = 'no-disruption';
-    await scenarioNamespace(ns, 20);
-    const policy = cluster.kubeConfig.makeApiClient(PolicyV1Api);
-    await policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: budget }, spec: { minAvailable: 1, selector: { matchLabels: { app: APP } } } } });
-    await createApp(ns);
-    const pod = await readyPod(ns);
-    const blocked = await waitEvent(ns, pod.name, 'EvictionBlocked', 30_000);
-    assert.equal(blocked.event.type, 'Warning');
-    assert.match(blocked.event.message ?? '', new RegExp(`blocked by PodDisruptionBudget ${budget}`));
-    assert.ok(blocked.seenAt < pod.earliestExpiryMs, `the budget was named ${(pod.earliestExpiryMs - blocked.seenAt) / 1000} s before the credentials expired`);
-
-    const expired = await waitEvent(ns, pod.name, 'CredentialsExpired', 30_000);
-    assert.equal(expired.event.type, 'Warning');
-    assert.ok(expired.seenAt >= pod.earliestExpiryMs, 'raised once they expired');
-    assert.match(expired.event.message ?? '', new RegExp(`expired at ${new Date(pod.earliestExpiryMs).toISOString().replace(/\./g, '\\.')} while PodDisruptionBudget ${budget} still refuses the eviction`));
-    const condition = await waitFor('the Expired condition', 10_000, async () => {
-      const current = await readPodOrUndefined(cluster.kubeConfig, ns, pod.name);
-      const c = current?.status?.conditions?.find((x) => x.type === ROTATION_CONDITION_TYPE);
-      return c?.reason === 'Expired' ? c : undefined;
-    });
-    assert.equal(condition.status, 'False');
-    const report = JSON.parse(await vaultCourierStatus('-n', ns, '-o', 'json')) as StatusReport;
-    const line = report.injected.find((l) => l.pod === pod.name);
-    assert.deepEqual({ rotation: line?.rotation, lastBlockedBy: line?.lastBlockedBy }, { rotation: 'Expired', lastBlockedBy: [budget] });
-    assert.match(await vaultCourierStatus('-n', ns), new RegExp(`${pod.name}\\s.*Expired\\(${budget}\\)`));
-    assert.ok(sidecarLines(pod.name).some((e) => e.level === 'error' && String(e.msg).startsWith('the credentials expired while a PodDisruptionBudget still blocks')), 'the sidecar says it too');
-    assert.equal((await readPodOrUndefined(cluster.kubeConfig, ns, pod.name))?.metadata?.uid, pod.uid, 'the budget kept the pod');
-
-    await policy.patchNamespacedPodDisruptionBudget({ namespace: ns, name: budget, body: [{ op: 'replace', path: '/spec/minAvailable', value: 0 }] });
-    const relaxedAt = Date.now();
-    const evicted = await evictedAt(ns, pod.name, 30_000);
-    console.log(`budget relaxed: evicted ${(evicted - relaxedAt) / 1000} s later`);
-    const replacement = await readyPod(ns, pod.uid);
-    assert.notEqual(replacement.uid, pod.uid);
-  });
-});
-
-test('the kubelet and containerd restarted: the pod’s containers keep running, the sidecar keeps its deadline, and the pod is evicted before its credentials expire', { timeout: 120_000 }, async () => {
-  const ns = 'fault-node-restart';
-  const node = cluster.node;
-  assert.ok(node);
-  await scenarioNamespace(ns, 30);
-  await createApp(ns);
-  const pod = await readyPod(ns);
-  const first = await waitFor('the deadline', 10_000, () => linesSaying(pod.name, 'deadline computed')[0]);
-  const pidsBefore = sidecarPids(pod.uid);
-  const { downMs } = await node.restartKubeletAndContainerd();
-  console.log(`kubelet and containerd down for ${downMs} ms`);
-  assert.ok(Date.now() < Number(first.deadlineMs), 'restarted before the deadline');
-  assert.deepEqual(sidecarPids(pod.uid), pidsBefore, 'the same sidecar process runs on');
-  const after = await readPodOrUndefined(cluster.kubeConfig, ns, pod.name);
-  const restarts = [...(after?.status?.initContainerStatuses ?? []), ...(after?.status?.containerStatuses ?? [])].map((s) => `${s.name}:${s.restartCount}`);
-  assert.deepEqual(restarts.filter((r) => !r.endsWith(':0')), [], `no container restarted: ${restarts.join(', ')}`);
-  const evicted = await evictedAt(ns, pod.name, 40_000);
-  assertSameDeadline(pod.name, 1);
-  assert.ok(evicted >= Number(first.deadlineMs) && evicted < pod.earliestExpiryMs, `evicted ${(pod.earliestExpiryMs - evicted) / 1000} s before the credentials expired`);
-  await readyPod(ns, pod.uid);
-});
+}));
