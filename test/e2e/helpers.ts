@@ -84,3 +84,23 @@ export function processesMentioning(text: string): number[] {
   }
   return pids;
 }
+
+/**
+ * SIGKILL to every process of one container of a pod on the real node, found by the
+ * container id in /proc/<pid>/cgroup: what an OOM kill or a crash does to it. Returns the pids.
+ */
+export function killContainer(pod: V1Pod, container: string): number[] {
+  const status = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((s) => s.name === container);
+  const id = status?.containerID?.replace(/^[a-z]+:\/\//, '');
+  if (id === undefined || id === '') throw new Error(`${pod.metadata?.name}/${container} has no container id yet`);
+  const pids = readdirSync('/proc').filter((entry) => {
+    if (!/^\d+$/.test(entry)) return false;
+    try {
+      return readFileSync(`/proc/${entry}/cgroup`, 'utf8').includes(id);
+    } catch {
+      return false;
+    }
+  });
+  for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+  return pids.map(Number);
+}

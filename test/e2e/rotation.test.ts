@@ -4,7 +4,9 @@
  * chart (admission through its Service, POST /evict through the Service's DNS name), the
  * injected init container, native sidecar and the demo app as containers of the
  * project's images. Database credentials live 60 s, the issue's figure; one full rotation
- * of 3 replicas takes about a minute.
+ * of 3 replicas takes about a minute. A canary secret rides the whole loop (every replica,
+ * the Job pod, a pod whose evictions a budget blocks, a pod whose init fails on it) and is
+ * then looked for everywhere it must not be (canary.ts).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,11 +15,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { BatchV1Api, CoreV1Api, makeInformer, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_PREFIX, INIT_CONTAINER_NAME, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE, ROTATION_CONDITION_TYPE, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
+import { readFileSync } from 'node:fs';
+import { AppsV1Api, BatchV1Api, CoreV1Api, makeInformer, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
+import { ANNOTATION_PREFIX, INIT_CONTAINER_NAME, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE, ROTATION_CONDITION_TYPE, SECRETS_VOLUME, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
 import { createNamespace, demoAnnotations, demoAppContainer, PROJECT_IMAGES, restrictedContainer, startLoop, type Loop } from '@vault-courier/devcluster';
 import type { StatusReport } from '@vault-courier/webhook/status/status-report';
-import { ContainerOutput, isReady, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
+import { Canary } from './canary.ts';
+import { ContainerOutput, isReady, killContainer, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
 
 const DB_TTL_SECONDS = 60;
 const REPLICAS = 3;
@@ -26,6 +30,18 @@ const PLAIN_NAMESPACE = 'not-opted-in';
 const LATE_NAMESPACE = 'opted-in-later';
 /** Selects the Job's one pod with minAvailable 1: allows no disruption, ever. */
 const JOB_BUDGET = 'report-budget';
+/** One replica whose budget (minAvailable 1) refuses every eviction while the test runs. */
+const BLOCKED = 'canary-blocked';
+/** A pod whose template names a field the canary secret lacks: its init fails on every try. */
+const FAILING = 'canary-init-fails';
+
+const canary = new Canary();
+/** The canary as a JSON file and rendered into a URL, beside the demo's database secret. */
+const CANARY_ANNOTATIONS = {
+  [`${ANNOTATION_PREFIX}secret-canary`]: 'secret/data/canary/config',
+  [`${ANNOTATION_PREFIX}secret-canary-url`]: 'secret/data/canary/config',
+  [`${ANNOTATION_PREFIX}template-canary-url`]: 'https://{{username}}:{{password}}@canary.invalid/?key={{api-key}}',
+};
 
 let loop: Loop;
 const output = new ContainerOutput();
@@ -41,6 +57,9 @@ before(async () => {
   loop = await startLoop({
     dbTtlSeconds: DB_TTL_SECONDS,
     replicas: REPLICAS,
+    podAnnotations: CANARY_ANNOTATIONS,
+    vaultPolicies: ['canary'],
+    beforeDeployment: (vault) => canary.plant(vault, 'canary/config', 'canary'),
     onContainerLine: output.collect,
     onTimeline: (line) => {
       timelineLines.push(line);
@@ -75,7 +94,7 @@ before(async () => {
       spec: {
         backoffLimit: 0,
         template: {
-          metadata: { annotations: demoAnnotations() },
+          metadata: { annotations: { ...demoAnnotations(), ...CANARY_ANNOTATIONS } },
           spec: { restartPolicy: 'Never', automountServiceAccountToken: false, terminationGracePeriodSeconds: 5, containers: [demoAppContainer(cluster)] },
         },
       },
@@ -109,6 +128,28 @@ before(async () => {
   await core.patchNamespace({ name: LATE_NAMESPACE, body: [{ op: 'add', path: `/metadata/labels/${NAMESPACE_LABEL.replace('/', '~1')}`, value: NAMESPACE_LABEL_VALUE }] });
   const ref = (pod: V1Pod) => ({ namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
   Object.assign(extraPods, { job: ref(jobPod), optedOut: ref(optedOut), plain: ref(plain), early: ref(early) });
+
+  // The canary's hard paths: evictions a budget refuses, and an init that fails on the secret.
+  const blockedLabels = { app: BLOCKED };
+  await cluster.kubeConfig.makeApiClient(PolicyV1Api).createNamespacedPodDisruptionBudget({ namespace, body: { metadata: { name: BLOCKED }, spec: { minAvailable: 1, selector: { matchLabels: blockedLabels } } } });
+  await cluster.kubeConfig.makeApiClient(AppsV1Api).createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name: BLOCKED },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: blockedLabels },
+        template: {
+          metadata: { labels: blockedLabels, annotations: { ...demoAnnotations(), ...CANARY_ANNOTATIONS } },
+          spec: { automountServiceAccountToken: false, terminationGracePeriodSeconds: 5, containers: [demoAppContainer(cluster)] },
+        },
+      },
+    },
+  });
+  await core.createNamespacedPod({
+    namespace,
+    body: fixturePod(FAILING, { ...demoAnnotations(), ...CANARY_ANNOTATIONS, [`${ANNOTATION_PREFIX}template-canary-url`]: '{{password}}@{{no-such-field}}' }),
+  });
 });
 
 after(async () => {
@@ -122,7 +163,7 @@ function time(entry: Record<string, unknown> | undefined): number {
 
 /** Delivered, evicted before expiry, and the app's one connection never broken by a revocation. */
 function assertEvictedInTime(pod: string): void {
-  const delivered = output.events(pod, INIT_CONTAINER_NAME).find((e) => e.msg === 'secret delivered');
+  const delivered = output.events(pod, INIT_CONTAINER_NAME).find((e) => e.msg === 'secret delivered' && e.secretName === 'db');
   const evictedAt = evictions.get(pod);
   assert.ok(delivered && evictedAt !== undefined, `${pod}: delivery logged and eviction seen`);
   assert.equal(delivered.leaseDurationSeconds, DB_TTL_SECONDS);
@@ -148,7 +189,7 @@ const rowTime = (iso: string | null) => (iso ?? '').replace(/\.\d+Z$/, 'Z');
 function assertReplicaRow(report: StatusReport, table: string, name: string, demoBudgetAllowed: number | undefined): void {
   const line = report.injected.find((l) => l.namespace === loop.namespace && l.pod === name);
   assert.ok(line, `${name} is listed as injected`);
-  assert.deepEqual(line.secrets, ['db']);
+  assert.deepEqual(line.secrets, ['canary', 'canary-url', 'db']);
   assert.ok(['Scheduled', 'EvictionBlocked', 'Evicting'].includes(line.rotation), `${name}: ${line.rotation}`);
   const computed = output.events(name, SIDECAR_CONTAINER_NAME).find((e) => e.msg === 'deadline computed');
   assert.equal(line.deadline, computed?.deadline, `${name}: the deadline its sidecar computed`);
@@ -185,8 +226,6 @@ test('vault-courier status shows each replica’s deadline as its sidecar comput
     const all = [...replicas, ...(job ? [job] : [])];
     return replicas.length === REPLICAS && all.every((p) => rotationOf(p) !== undefined && isReady(p)) ? all : undefined;
   });
-  // The kubelet keeps a condition type it does not own: it wrote Ready after the webhook wrote ours.
-  assert.ok(pods.some((p) => conditionTime(p, 'Ready') >= conditionTime(p, ROTATION_CONDITION_TYPE)), 'a pod became Ready after its Rotation condition was written, and kept it');
   await waitFor(`the disruption controller to observe ${JOB_BUDGET}`, 20_000, async () => ((await policy.readNamespacedPodDisruptionBudget({ namespace, name: JOB_BUDGET })).status?.observedGeneration ?? 0) >= 1);
 
   const allowed = async () => (await policy.readNamespacedPodDisruptionBudget({ namespace, name: 'demo-app' })).status?.disruptionsAllowed;
@@ -199,6 +238,26 @@ test('vault-courier status shows each replica’s deadline as its sidecar comput
   assert.equal(report.namespace, null);
   for (const pod of pods.filter((p) => p.metadata?.name !== extraPods.job.name)) assertReplicaRow(report, table, pod.metadata?.name ?? '', stable);
   assertJobAndNeverInjected(report, table);
+});
+
+// Whether a pod's Ready came after its Rotation condition depends on how loaded the machine
+// is; a container killed after the condition was written makes the kubelet write it for sure.
+test('the kubelet keeps the Rotation condition it does not own when it rewrites the pod status (a container restarted)', { timeout: 60_000 }, async () => {
+  const { cluster, namespace } = loop;
+  const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+  const current = async () => (await core.listNamespacedPod({ namespace, labelSelector: `app=${BLOCKED}` })).items.find((p) => p.metadata?.deletionTimestamp === undefined);
+  const before = await waitFor(`the ${BLOCKED} replica Ready with its Rotation condition`, 45_000, async () => {
+    const pod = await current();
+    return pod !== undefined && isReady(pod) && rotationOf(pod) !== undefined ? pod : undefined;
+  });
+  assert.ok(killContainer(before, 'app').length > 0, 'the app container had a process to kill');
+  const after = await waitFor('the kubelet to restart the app and report it Ready again', 45_000, async () => {
+    const pod = await current();
+    const restarts = pod?.status?.containerStatuses?.find((s) => s.name === 'app')?.restartCount ?? 0;
+    return pod?.metadata?.uid === before.metadata?.uid && restarts > 0 && isReady(pod) ? pod : undefined;
+  });
+  assert.ok(rotationOf(after) !== undefined, 'the Rotation condition is still there');
+  assert.ok(conditionTime(after, 'Ready') >= conditionTime(after, ROTATION_CONDITION_TYPE), 'Ready was written after it');
 });
 
 test('every replica gets credentials, is evicted before they expire, and is replaced by a pod with a new database user', { timeout: 240_000 }, async () => {
@@ -261,4 +320,36 @@ test('an opted-out pod and a pod in a namespace that did not opt in are left alo
     assert.deepEqual((pod.spec?.volumes ?? []).map((v) => v.name).filter((n) => n.startsWith('vault-courier')), []);
     assert.ok(isReady(pod), `${ref.name} runs`);
   }
+});
+
+/** The in-memory secrets volume of a running pod, as the kubelet keeps it on the node. */
+function deliveredFile(pod: V1Pod, file: string): string {
+  const podLogsDir = loop.cluster.node?.podLogsDir ?? '';
+  return readFileSync(path.join(path.dirname(podLogsDir), 'root', 'pods', pod.metadata?.uid ?? '', 'volumes', 'kubernetes.io~empty-dir', SECRETS_VOLUME, file), 'utf8');
+}
+
+// Last: after the rotation (revocations), the Job's warning, the blocked evictions and the failing init.
+test('the canary secret, delivered through the whole loop, is in no container or component log, Event, pod, Secret, ConfigMap, metrics scrape or test output', { timeout: 120_000 }, async () => {
+  const { cluster, namespace } = loop;
+  const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+  // Delivered: a running replica's files hold it, as a JSON file and rendered into its template.
+  const running = (await core.listNamespacedPod({ namespace, labelSelector: 'app=demo-app' })).items.find(isReady);
+  assert.ok(running, 'a replica is running');
+  assert.equal((JSON.parse(deliveredFile(running, 'canary')) as { password?: string }).password, canary.value, 'the canary was delivered as a file');
+  assert.ok(deliveredFile(running, 'canary-url').includes(`:${canary.value}@`), 'and rendered into its template');
+  // The paths it went through: a budget refused evictions, an init failed on the secret.
+  const blockedEvent = await waitFor(`an EvictionBlocked Event for the ${BLOCKED} replica`, 60_000, async () =>
+    (await core.listNamespacedEvent({ namespace })).items.find((e) => e.reason === 'EvictionBlocked' && String(e.involvedObject.name).startsWith(`${BLOCKED}-`)), 500);
+  assert.match(blockedEvent.message ?? '', new RegExp(BLOCKED), 'the Event names the budget');
+  const initError = await waitFor('the failing init to log its error', 60_000, () => output.events(FAILING, INIT_CONTAINER_NAME).find((e) => e.level === 'error' || e.level === 50), 500);
+  assert.match(JSON.stringify(initError), /no-such-field/, 'the error names the missing field');
+
+  const swept = await canary.sweep(cluster, output);
+  console.log(swept.map((s) => `${String(s.bytes).padStart(10)} B  ${s.source}`).join('\n'));
+  const bytesOf = (prefix: string) => swept.filter((s) => s.source.startsWith(prefix)).reduce((n, s) => n + s.bytes, 0);
+  for (const prefix of ['container output', 'CRI log vault-courier_', 'component log kube-apiserver', 'component log vault', 'component log kubelet', 'Events', 'pods', 'metrics scrape of vault-courier', 'metrics scrape of kube-apiserver', 'this test process']) {
+    assert.ok(bytesOf(prefix) > 0, `the sweep read something from: ${prefix}`);
+  }
+  const leaks = swept.filter((s) => s.hits.length > 0).map((s) => `${s.source} at byte(s) ${s.hits.join(', ')}`);
+  assert.deepEqual(leaks, [], 'the canary appears nowhere');
 });

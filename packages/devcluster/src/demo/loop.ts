@@ -22,7 +22,7 @@ import { startDevCluster, type DevCluster } from '../cluster.ts';
 import { createNamespace } from '../kube.ts';
 import { installVaultCourier, PROJECT_IMAGES, RELEASE_NAME, RESTRICTED, WEBHOOK_NAMESPACE } from '../node/helm.ts';
 import type { ContainerRef } from '../node/pod-logs.ts';
-import { vaultAdmin, vaultClient } from '../vault.ts';
+import { vaultAdmin, vaultClient, type VaultAdmin } from '../vault.ts';
 import { configureVaultForCluster } from '../vault-setup.ts';
 import { applyEvent, createTimeline, eventFromLine, usersAwaitingRevocation, type DemoEvent, type Timeline } from '@vault-courier/demo-app/timeline';
 import { warningFromEvent } from './api-events.ts';
@@ -47,6 +47,12 @@ export interface LoopOptions {
   readonly onTimeline?: (line: string) => void;
   /** Each line of each container of the demo namespace's pods, from the API's log endpoint. */
   readonly onContainerLine?: (ref: ContainerRef, line: string) => void;
+  /** More annotations on the Deployment's pod template (e.g. a secret of the test's own). */
+  readonly podAnnotations?: Readonly<Record<string, string>>;
+  /** Vault policies the demo role gets besides its database one; write them in beforeDeployment. */
+  readonly vaultPolicies?: readonly string[];
+  /** Runs once Vault and the chart are set up, before the Deployment exists. */
+  readonly beforeDeployment?: (vault: VaultAdmin) => Promise<void>;
 }
 
 /** The shared loop on any target. */
@@ -85,12 +91,16 @@ export function restrictedContainer(container: V1Container): V1Container {
 }
 
 /** The demo's Vault policy and roles: database/creds/demo for `namespace`'s default ServiceAccount. */
-async function configureDemoRoles(target: DemoTarget, namespace: string, dbTtlSeconds: number): Promise<void> {
-  const vault = vaultAdmin(vaultClient(target.vault.addr, target.vault.rootToken, target.vault.caPem));
+async function configureDemoRoles(target: DemoTarget, namespace: string, dbTtlSeconds: number, extraPolicies: readonly string[]): Promise<void> {
+  const vault = targetVault(target);
   await vault.writePolicy('demo-db', 'path "database/creds/demo" { capabilities = ["read"] }');
   await vault.createDatabaseRole({ name: 'demo', ttlSeconds: dbTtlSeconds, maxTtlSeconds: dbTtlSeconds });
   // The Vault token outlives the database lease, so the lease sets the deadline.
-  await vault.createVaultRole({ name: 'demo', namespace, serviceAccount: 'default', policies: ['demo-db'], ttl: dbTtlSeconds * 2 });
+  await vault.createVaultRole({ name: 'demo', namespace, serviceAccount: 'default', policies: ['demo-db', ...extraPolicies], ttl: dbTtlSeconds * 2 });
+}
+
+function targetVault(target: DemoTarget): VaultAdmin {
+  return vaultAdmin(vaultClient(target.vault.addr, target.vault.rootToken, target.vault.caPem));
 }
 
 /** The annotations an application team adds to its pod template: the whole integration. */
@@ -115,7 +125,7 @@ export function demoAppContainer(where: { readonly postgres?: { readonly inClust
   });
 }
 
-async function createDemoDeployment(target: DemoTarget, namespace: string, replicas: number): Promise<void> {
+async function createDemoDeployment(target: DemoTarget, namespace: string, replicas: number, podAnnotations: Readonly<Record<string, string>>): Promise<void> {
   await target.kubeConfig.makeApiClient(PolicyV1Api).createNamespacedPodDisruptionBudget({
     namespace,
     // AlwaysAllow: a pod whose credentials expired crash-loops, is not Ready, and the default
@@ -130,7 +140,7 @@ async function createDemoDeployment(target: DemoTarget, namespace: string, repli
         replicas,
         selector: { matchLabels: APP_LABEL },
         template: {
-          metadata: { labels: APP_LABEL, annotations: demoAnnotations() },
+          metadata: { labels: APP_LABEL, annotations: { ...demoAnnotations(), ...podAnnotations } },
           spec: { automountServiceAccountToken: false, terminationGracePeriodSeconds: 5, containers: [demoAppContainer(target)] },
         },
       },
@@ -182,7 +192,7 @@ async function existingRoles(target: DemoTarget, users: readonly string[]): Prom
  * (Pod Security restricted), a Vault role `demo` for its default ServiceAccount reading
  * database/creds/demo, and the webhook answering.
  */
-export async function prepareCluster(target: DemoTarget, namespace: string, dbTtlSeconds: number, options: { tls?: 'generate' | 'certs-command' } = {}): Promise<void> {
+export async function prepareCluster(target: DemoTarget, namespace: string, dbTtlSeconds: number, options: { tls?: 'generate' | 'certs-command'; vaultPolicies?: readonly string[] } = {}): Promise<void> {
   const tls = options.tls === 'certs-command' ? await webhookTlsFromCertsCommand(target.dir) : {};
   const client = vaultClient(target.vault.addr, target.vault.rootToken, target.vault.caPem);
   // Independent: Vault's set-up runs while Helm waits for the webhook's pods.
@@ -191,7 +201,7 @@ export async function prepareCluster(target: DemoTarget, namespace: string, dbTt
     installVaultCourier(target.kubeConfig, { helm: target.helm, kubeconfigPath: target.kubeconfigPath, dir: target.dir }, { vaultAddr: target.vault.inClusterAddr, vaultCaPem: target.vault.caPem, ...tls }),
   ]);
   await createNamespace(target.kubeConfig, namespace, { [NAMESPACE_LABEL]: NAMESPACE_LABEL_VALUE, ...RESTRICTED });
-  await configureDemoRoles(target, namespace, dbTtlSeconds);
+  await configureDemoRoles(target, namespace, dbTtlSeconds, options.vaultPolicies ?? []);
   await waitForInjection(target, namespace);
 }
 
@@ -269,7 +279,8 @@ export async function runLoop(target: DemoTarget, options: LoopOptions = {}): Pr
       if (timeline.complete) resolveRotated();
     };
 
-    await prepareCluster(target, namespace, dbTtlSeconds);
+    await prepareCluster(target, namespace, dbTtlSeconds, { vaultPolicies: options.vaultPolicies });
+    await options.beforeDeployment?.(targetVault(target));
 
     const logs = followContainerLogs(kc, (ref, line) => {
       options.onContainerLine?.(ref, line);
@@ -320,7 +331,7 @@ export async function runLoop(target: DemoTarget, options: LoopOptions = {}): Pr
     // Last pushed, first run: the pods stop while the watches and log streams still tell it.
     cleanups.push(() => scaleToZero(kc, namespace, DEPLOYMENT));
 
-    await createDemoDeployment(target, namespace, replicas);
+    await createDemoDeployment(target, namespace, replicas, options.podAnnotations ?? {});
     return { target, namespace, deployment: DEPLOYMENT, timeline: () => timeline, rotated, stop };
   } catch (err) {
     await stop();
