@@ -197,7 +197,7 @@ function assertReplicaRow(report: StatusReport, table: string, name: string, dem
   // A third of the 60 s TTL before expiry, made earlier by at most 5% of it for jitter.
   assert.ok(lead >= 20_000 && lead <= 23_000, `${name}: deadline ${lead} ms before the earliest expiry`);
   assert.equal(line.lease, 'secret db (database/creds/demo)');
-  assert.match(table, new RegExp(`^${loop.namespace}\\s+${name}\\s+db\\s+${rowTime(line.earliestExpiry)} \\(in [^)]+\\)\\s+${rowTime(line.deadline)} `, 'm'), `${name}'s row in the table`);
+  assert.match(table, new RegExp(`^${loop.namespace}\\s+${name}\\s+canary,canary-url,db\\s+${rowTime(line.earliestExpiry)} \\(in [^)]+\\)\\s+${rowTime(line.deadline)} `, 'm'), `${name}'s row in the table`);
   // The Deployment's own budget (maxUnavailable 1) blocks only while a replica is unavailable.
   if (demoBudgetAllowed !== undefined) assert.equal(line.blockedBy.includes('demo-app'), demoBudgetAllowed === 0, `${name}: disruptionsAllowed ${demoBudgetAllowed}`);
 }
