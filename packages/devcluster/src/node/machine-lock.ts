@@ -55,6 +55,9 @@ function flockOnFd(fd: number, args: readonly string[]): Promise<number | null> 
   });
 }
 
+/** Asking again from the process that holds it would wait for itself forever. */
+let heldHere = false;
+
 function heldByParent(env: NodeJS.ProcessEnv): boolean {
   return env[HOLDER_ENV] !== undefined && Number(env[HOLDER_ENV]) === process.ppid;
 }
@@ -68,13 +71,17 @@ export async function acquireMachineLock(options: { onWait?: (lockPath: string) 
   const lockPath = machineLockPath(env);
   const began = Date.now();
   if (heldByParent(env)) return { path: lockPath, waitedMs: 0, childEnv: {}, release: () => undefined };
+  if (heldHere) throw new CourierError('config', 'this process already holds the node lock (a node of its own runs, or its stop left parts behind); stop it before starting another: one node per machine, see docs/real-parts.md');
+  heldHere = true;
   mkdirSync(path.dirname(lockPath), { recursive: true });
   const queue = openSync(`${lockPath}.queue`, 'a');
   const fd = openSync(lockPath, 'a');
   let open = true;
   const release = () => {
-    if (open) closeSync(fd);
+    if (!open) return;
+    closeSync(fd);
     open = false;
+    heldHere = false;
   };
   let told = false;
   const lock = async (file: number) => {
