@@ -18,6 +18,7 @@ import type { TlsMaterial } from './http-probe.ts';
 import { registerNode } from './kube.ts';
 import { startClusterWithNode, type NodeHandle } from './node/cluster-with-node.ts';
 import { createCertificateAuthority, createServiceAccountSigningKey, issueCertificate, type CertificateFiles, type CertificateRequest } from './pki.ts';
+import type { Outages } from './outages.ts';
 import { startPostgres, type Postgres } from './postgres.ts';
 import { groupRssBytes, registerTempDir, unregisterTempDir, withPortRetry, type ManagedProcess } from './process.ts';
 import { configureVaultForCluster } from './vault-setup.ts';
@@ -111,6 +112,8 @@ export interface DevCluster {
   issueCertificate(request: CertificateRequest): Promise<CertificateFiles>;
   /** Resident memory of every process of the set, children included, in bytes. */
   memoryBytes(): number;
+  /** Present with `node: true`: Vault paused or sealed, PostgreSQL and the API server stopped and started again (outages.ts). */
+  readonly outages?: Outages;
   stop(): Promise<void>;
 }
 
@@ -184,6 +187,7 @@ async function startWithNode(options: DevClusterOptions, binaries: Binaries, tim
       readyAfterMs: parts.readyAfterMs,
       issueCertificate: (request) => issueCertificate(parts.pkiDir, parts.ca, request),
       memoryBytes: parts.memoryBytes,
+      outages: parts.outages,
       stop: () => parts.stop(kubeConfig),
     };
   } catch (err) {

@@ -16,6 +16,7 @@ export { vaultClient, type DatabaseRole, type VaultAdmin, type VaultRole } from 
 export { type CertificateFiles, type CertificateRequest } from './pki.ts';
 export { ComponentDiedError, type ManagedProcess } from './process.ts';
 export { freePort } from './ports.ts';
+export { type Outages } from './outages.ts';
 export { SETUP_COMMAND, type Binaries } from './binaries.ts';
 export { NODE_NAME, type NodeHandle } from './node/cluster-with-node.ts';
 export { readPodLogs, type ContainerRef, type PodLogReader } from './node/pod-logs.ts';

@@ -119,7 +119,7 @@ export async function startPostgres(options: { binDir: string; dir: string; logP
   });
 }
 
-async function canConnect(url: string): Promise<boolean> {
+export async function canConnect(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
   await client.connect();
   await client.end();

@@ -46,11 +46,17 @@ export interface ManagedProcess {
   readonly name: string;
   readonly pid: number;
   readonly logPath: string;
+  /** What it was started with: startProcess(spec) starts it again, same flags, ports and data. */
+  readonly spec: ProcessSpec;
   /** Resolves when the process has exited, whoever stopped it. */
   readonly exited: Promise<ExitStatus>;
   exitStatus(): ExitStatus | undefined;
   /** Sends the stop signal to the group, then SIGKILL after `graceMs`. Idempotent. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGSTOP to the group: the process stays, its sockets accept connections, nothing answers. */
+  pause(): void;
+  /** SIGCONT to the group. */
+  resume(): void;
 }
 
 const live = new Map<number, string>();
@@ -167,12 +173,15 @@ export function startProcess(spec: ProcessSpec): ManagedProcess {
     name: spec.name,
     pid,
     logPath: spec.logPath,
+    spec,
     exited,
     exitStatus: () => status,
     stop(graceMs = 3000) {
       stopping ??= (async () => {
         if (status !== undefined) return;
         killGroup(pid, spec.stopSignal ?? 'SIGTERM');
+        // A paused group would hold the stop signal pending until SIGKILL.
+        killGroup(pid, 'SIGCONT');
         const timer = sleep(graceMs).then(() => 'timeout' as const);
         if ((await Promise.race([exited, timer])) === 'timeout') {
           killGroup(pid, 'SIGKILL');
@@ -180,6 +189,12 @@ export function startProcess(spec: ProcessSpec): ManagedProcess {
         }
       })();
       return stopping;
+    },
+    pause: () => {
+      if (status === undefined) killGroup(pid, 'SIGSTOP');
+    },
+    resume: () => {
+      if (status === undefined) killGroup(pid, 'SIGCONT');
     },
   };
 }

@@ -203,24 +203,45 @@ test('a PDB that blocks: first in its queue, so retries every second, a log line
   assert.equal(h.lines().filter((l) => /eviction blocked/.test(String(l.msg))).length, 6);
 });
 
-test("a PDB that blocks near the pod's limit: never sleeps past half the time left, then retries every second", async () => {
-  // 60 s lease, grace 5 s, margin 5 s: the limit is at 50 s; the deadline a little before 40 s.
-  const h = harness({ manifest: manifest([secret('db', 60)]), answers: (_p, n) => (n < 20 ? ans(429, 'DisruptionBudget', 10) : ACCEPTED) });
+/** Refusals that clear by themselves: near the pod's limit each wait is bounded by half the time left. */
+const clearsByItself: { name: string; answer: EndpointAnswer | Error; refusals: number }[] = [
+  // The first of its budget's queue retries every second: it takes more refusals to reach past the limit.
+  { name: 'a PDB that blocks', answer: ans(429, 'DisruptionBudget', 10), refusals: 20 },
+  { name: 'Vault sealed or unreachable (503 VaultUnavailable)', answer: ans(503, 'VaultUnavailable'), refusals: 12 },
+  { name: 'the API server down (503 ClusterUnavailable)', answer: ans(503, 'ClusterUnavailable'), refusals: 12 },
+  { name: 'PDB status conflicts (409 EvictionConflict)', answer: ans(409, 'EvictionConflict'), refusals: 12 },
+  { name: 'the webhook unreachable', answer: new Error('connect ECONNREFUSED'), refusals: 12 },
+];
+
+for (const row of clearsByItself) {
+  test(`${row.name} near the pod's limit: never sleeps past half the time left, then retries every second`, async () => {
+    // 60 s lease, grace 5 s, margin 5 s: the limit is at 50 s; the deadline a little before 40 s.
+    const h = harness({ manifest: manifest([secret('db', 60)]), answers: (_p, n) => (n < row.refusals ? row.answer : ACCEPTED) });
+    await h.sidecar.start();
+    const limit = T0 + 50_000;
+    await h.clock.advanceTo(limit + 60_000);
+    assert.equal(h.posts.length, row.refusals + 1);
+    const times = h.posts.map((p) => p.at);
+    for (let i = 1; i < times.length; i++) {
+      const prev = times[i - 1] ?? 0;
+      const gap = (times[i] ?? 0) - prev;
+      assert.ok(gap >= 1000, `attempt ${i + 1}: ${gap} ms after the last, below the floor`);
+      assert.ok(gap <= Math.max(1000, (limit - prev) / 2), `attempt ${i + 1}: ${gap} ms after the last, ${limit - prev} ms before the limit`);
+    }
+    const after = times.filter((t) => t >= limit);
+    assert.ok(after.length >= 2, 'it keeps asking past the limit');
+    assert.deepEqual(after.slice(1).map((t, i) => t - (after[i] ?? 0)), after.slice(1).map(() => 1000), 'past the limit: every second');
+    assert.ok(times.filter((t) => t < limit).length >= 6, 'several attempts before the limit, not one landing on it');
+  });
+}
+
+test("a refusal that needs a fix (403 NotInjected) keeps the plain backoff near the pod's limit", async () => {
+  const h = harness({ manifest: manifest([secret('db', 60)]), answers: () => ans(403, 'NotInjected') });
   await h.sidecar.start();
-  const limit = T0 + 50_000;
-  await h.clock.advanceTo(limit + 60_000);
-  assert.equal(h.posts.length, 21);
-  const times = h.posts.map((p) => p.at);
-  for (let i = 1; i < times.length; i++) {
-    const prev = times[i - 1] ?? 0;
-    const gap = (times[i] ?? 0) - prev;
-    assert.ok(gap >= 1000, `attempt ${i + 1}: ${gap} ms after the last, below the floor`);
-    assert.ok(gap <= Math.max(1000, (limit - prev) / 2), `attempt ${i + 1}: ${gap} ms after the last, ${limit - prev} ms before the limit`);
-  }
-  const after = times.filter((t) => t >= limit);
-  assert.ok(after.length >= 2, 'it keeps asking past the limit');
-  assert.deepEqual(after.slice(1).map((t, i) => t - (after[i] ?? 0)), after.slice(1).map(() => 1000), 'past the limit: every second');
-  assert.ok(times.filter((t) => t < limit).length >= 6, 'several attempts before the limit, not one landing on it');
+  await h.clock.advanceTo(T0 + 110_000);
+  const gaps = h.posts.slice(1).map((p, i) => p.at - (h.posts[i]?.at ?? 0));
+  // random() = 0.5: 3/4 of 2 s, 4 s, 8 s, 16 s, then the 30 s cap, whatever the limit.
+  assert.deepEqual(gaps.slice(0, 5), [1500, 3000, 6000, 12_000, 22_500]);
 });
 
 test('renewal with the uid jitter (the default): up to a tenth of the TTL before two thirds, the same on every renewal', async () => {

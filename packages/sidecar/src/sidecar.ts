@@ -234,15 +234,18 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
   }
 
   /**
-   * A budget refusal only means "not yet": its wait is bounded by the time left before the
-   * pod's limit (core's evictionRetryDelay), so the last pods of a rotation do not sleep
-   * through the moment the budget frees up. Other failures keep the plain backoff.
+   * A refusal that only means "not yet" (a budget, Vault sealed, the API server or the
+   * webhook unreachable: the condition clears by itself) has its wait bounded by the time
+   * left before the pod's limit (core's evictionRetryDelay), so a pod does not sleep
+   * through the moment it clears: the last pods of a rotation, or every pod after an
+   * outage. A budget refusal also has the budget's short backoff (the pod is first in its
+   * queue). A refusal that needs a fix keeps the plain backoff.
    */
-  function retryLater(answer: string, level: 'error' | 'warn' | 'info', extra: Record<string, unknown> = {}, budget = false): void {
+  function retryLater(answer: string, level: 'error' | 'warn' | 'info', extra: Record<string, unknown> = {}, wait: 'plain' | 'clears' | 'budget' = 'plain'): void {
     const attempt = action.phase === 'retrying' ? action.attempt + 1 : 0;
     const now = clock.now();
-    const backoffMs = backoffDelay(attempt, budget ? tuning.budgetBackoff : tuning.actionBackoff, random);
-    const delay = budget && result?.kind === 'at' ? evictionRetryDelay({ kind: 'budget', backoffMs, nowMs: now, limitMs: result.limitMs }) : backoffMs;
+    const backoffMs = backoffDelay(attempt, wait === 'budget' ? tuning.budgetBackoff : tuning.actionBackoff, random);
+    const delay = wait !== 'plain' && result?.kind === 'at' ? evictionRetryDelay({ kind: 'budget', backoffMs, nowMs: now, limitMs: result.limitMs }) : backoffMs;
     action = { phase: 'retrying', attempt, atMs: now + delay };
     log[level]({ ...extra, attempt: attempt + 1, retryInMs: delay }, answer);
   }
@@ -251,7 +254,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     try {
       return await deps.post(path, await deps.readEvictJwt(), body);
     } catch (err) {
-      retryLater(`the eviction endpoint cannot be reached: retrying`, 'warn', { err });
+      retryLater(`the eviction endpoint cannot be reached: retrying`, 'warn', { err }, 'clears');
       return undefined;
     }
   }
@@ -301,7 +304,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
         retryLater(`the ${endpoint} endpoint answered ${String(fields.status)} without a reason vault-courier sends (is VAULT_COURIER_SERVICE_URL the webhook?): retrying`, 'error', fields);
         return;
       default:
-        retryLater(RETRY_MESSAGES[step.reason] ?? `the ${endpoint} endpoint answered ${step.reason}: retrying`, 'warn', fields, step.reason === 'DisruptionBudget');
+        retryLater(RETRY_MESSAGES[step.reason] ?? `the ${endpoint} endpoint answered ${step.reason}: retrying`, 'warn', fields, step.reason === 'DisruptionBudget' ? 'budget' : step.action === 'retry' ? 'clears' : 'plain');
         if (step.reason === 'DisruptionBudget') noteExpiredWhileBlocked();
     }
   }

@@ -24,6 +24,7 @@ import { startControllerManager } from '../controller-manager.ts';
 import { startEtcd } from '../etcd.ts';
 import { createCertificateAuthority, createServiceAccountSigningKey, issueCertificate, type CertificateFiles } from '../pki.ts';
 import { startPostgres, type Postgres } from '../postgres.ts';
+import { createOutages, type Outages } from '../outages.ts';
 import { groupRssBytes, registerFinalizer, type ManagedProcess } from '../process.ts';
 import { startVaultServer, type VaultServer } from '../vault.ts';
 import { createCgroupRoot } from './cgroups.ts';
@@ -93,6 +94,8 @@ export interface ClusterWithNodeParts {
   readonly readyAfterMs: Record<string, number>;
   readonly logs: Record<string, string>;
   memoryBytes(): number;
+  /** Vault paused or sealed, PostgreSQL and the API server stopped and started again (outages.ts). */
+  readonly outages: Outages;
   /** Stops the controllers, then deletes every pod and waits for the kubelet to stop them (apps, then sidecars). */
   drain(kc: KubeConfig): Promise<void>;
   /** Orderly: pods, node, control plane, then the footprint. */
@@ -367,6 +370,7 @@ export async function startClusterWithNode(options: {
       readyAfterMs,
       logs,
       memoryBytes: () => processes.reduce((sum, p) => sum + (p.exitStatus() === undefined ? groupRssBytes(p.pid) : 0), 0),
+      outages: createOutages({ processes, vault, postgres, apiServer: { url: apiServer.url, adminTls }, timeoutMs }),
       drain,
       stop: (kc) => stopEverything(kc),
     };

@@ -107,7 +107,7 @@ const rows: { name: string; world: Partial<FaultInjector>; jwt?: string | null; 
   { name: 'the pod cannot be read: 503, no eviction', world: { pod: new Error('ECONNREFUSED') }, status: 503, reason: 'ClusterUnavailable', evicted: false, outcome: 'unavailable' },
   { name: 'API server refuses (RBAC): 502 and an EvictionFailed Warning Event', world: { answer: { status: 403, message: 'forbidden', causes: [] } }, status: 502, reason: 'EvictionRefused', evicted: true, event: /^EvictionFailed Warning .*answered 403.*RBAC/, outcome: 'error' },
   { name: 'API server unreachable: 503', world: { answer: new Error('ECONNREFUSED') }, status: 503, reason: 'ClusterUnavailable', evicted: true, outcome: 'unavailable' },
-  { name: 'Vault down: 503 and no eviction', world: { vaultOk: false }, status: 503, reason: 'VaultUnavailable', evicted: false, outcome: 'vault_unavailable' },
+  { name: 'Vault down: 503, no eviction, and an EvictionHeld Warning Event saying why', world: { vaultOk: false }, status: 503, reason: 'VaultUnavailable', evicted: false, event: /^EvictionHeld Warning Eviction for credential rotation held: Vault at http:\/\/vault:8200 is sealed, so a replacement pod could not get credentials/, outcome: 'vault_unavailable' },
   { name: 'no bearer token: 401', world: {}, jwt: null, status: 401, reason: 'Unauthorized', evicted: false, outcome: 'unauthorized' },
   { name: 'a token that does not verify: 401', world: {}, jwt: 'eyJforged.x.y', status: 401, reason: 'Unauthorized', evicted: false, outcome: 'unauthorized' },
   { name: 'a token not bound to a pod: 403', world: { verify: { ok: false, status: 403, reason: 'the token is not bound to a pod' } }, status: 403, reason: 'NotBoundToPod', evicted: false, outcome: 'forbidden' },

@@ -52,6 +52,8 @@ export const EVENT_REASONS = {
   blocked: 'EvictionBlocked',
   /** Once per pod: the earliest expiry passed while a PodDisruptionBudget still refuses the eviction. */
   expired: 'CredentialsExpired',
+  /** The eviction waits for Vault: a replacement could not get credentials now. */
+  held: 'EvictionHeld',
   expiring: 'CredentialsExpiring',
   /** A refusal the sidecar cannot fix by retrying: the pod is not an injected one. */
   notInjected: 'EvictionNotAllowed',
@@ -370,6 +372,8 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
     const health = await deps.vaultHealth();
     if (!health.ok) {
       log.warn({ reason: health.reason }, 'eviction refused: the replacement pod could not log in to Vault');
+      // Said on the pod, as a blocking PDB is: the pod outlives its deadline, and why shows in kubectl.
+      await recordEvent(log, pod, 'Warning', EVENT_REASONS.held, `Eviction for credential rotation held: ${health.reason}, so a replacement pod could not get credentials; the sidecar retries until Vault serves again`);
       send(res, endpoint, 'VaultUnavailable', `${health.reason}: not evicting, the replacement pod could not get credentials; retry later`);
       return;
     }
