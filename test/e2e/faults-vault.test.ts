@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX, INIT_CONTAINER_NAME, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
-import { createNamespace, demoAppContainer, embeddedTarget, isEvicted, prepareCluster, readPodLogs, RESTRICTED, startDevCluster, type DevCluster, type PodLogReader } from '@vault-courier/devcluster';
+import { createNamespace, demoAppContainer, embeddedTarget, isEvicted, prepareCluster, readPodLogs, RELEASE_NAME, RESTRICTED, startDevCluster, type DevCluster, type PodLogReader } from '@vault-courier/devcluster';
 import { ContainerOutput, isReady, waitFor } from './helpers.ts';
 
 let cluster: DevCluster;
@@ -113,6 +113,17 @@ async function roleExists(user: string): Promise<boolean> {
   } finally {
     await client.end();
   }
+}
+
+/** The webhook pods' lines since `sinceMs` (they carry no secret: the canary check covers them too). */
+function webhookLines(sinceMs: number): string[] {
+  return [...output.lines.entries()].filter(([key]) => key.startsWith(`${RELEASE_NAME}-`)).flatMap(([, list]) => list).filter((line) => {
+    try {
+      return timeOf(JSON.parse(line) as Record<string, unknown>) >= sinceMs;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Until `done` answers, every read of the pod must show it not Ready (it waits in Init). */
@@ -223,23 +234,27 @@ test('PostgreSQL down when a credential is issued: init retries the database sec
 test('the API server restarted while sidecars wait: their /evict calls answer ClusterUnavailable and are retried, and once it is back the pods are evicted before their credentials expire and replaced', { timeout: 120_000 }, async (t) => {
   const namespace = 'apiserver-restart';
   const app = 'waiting';
-  const ttlSeconds = 40;
+  // The deadline is two thirds in (30 s), the expiry 15 s after it: the outage and the restart fit between.
+  const ttlSeconds = 45;
   await createDeployment(namespace, app, 2, await scenarioNamespace(namespace, ttlSeconds));
   const originals = await waitFor('both pods Ready with their deadlines computed', 40_000, async () => {
     const pods = (await podsOf(namespace, app)).filter(isReady);
     return pods.length === 2 && pods.every((p) => lines(nameOf(p), SIDECAR_CONTAINER_NAME, 'deadline computed').length > 0) ? pods : undefined;
   });
   const deadlines = originals.map((p) => Number(lines(nameOf(p), SIDECAR_CONTAINER_NAME, 'deadline computed')[0]?.deadlineMs));
-  // Down just before the first deadline, so every sidecar acts while it is down.
-  await sleep(Math.max(0, Math.min(...deadlines) - 1500 - Date.now()));
+  // Down a little before the first deadline (its graceful stop takes a moment), so every sidecar acts while it is down.
+  await sleep(Math.max(0, Math.min(...deadlines) - 4000 - Date.now()));
   await outages().stopApiServer();
   const stoppedAt = Date.now();
+  assert.ok(stoppedAt < Math.min(...deadlines), 'the API server was down before the first deadline');
   let restarted = false;
   try {
     for (const pod of originals) {
-      const failed = await waitFor(`${nameOf(pod)}'s sidecar to retry while the API server is down`, 20_000, () =>
+      const failed = await waitFor(`${nameOf(pod)}'s sidecar to retry while the API server is down`, 40_000, () =>
         output.events(nameOf(pod), SIDECAR_CONTAINER_NAME).find((e) => timeOf(e) >= stoppedAt && (e.msg === CLUSTER_DOWN || e.msg === UNREACHABLE)),
-      );
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}; the sidecar said:\n${output.of(nameOf(pod), SIDECAR_CONTAINER_NAME).slice(-8).join('\n')}\nthe webhook said:\n${webhookLines(stoppedAt).slice(-12).join('\n')}`);
+      });
       if (failed.msg === CLUSTER_DOWN) assert.equal(failed.answerReason, 'ClusterUnavailable');
     }
     await outages().startApiServer();

@@ -20,10 +20,13 @@ test('podStanding: gone, another uid, injected by annotation or by sidecar, not 
 });
 
 test("evictionVerdict: the API server's answer read with the pod as it is after it", () => {
-  const rows: [string, number, PodStanding | undefined, string, number][] = [
+  const rows: [string, number, PodStanding | undefined, string, number, number?][] = [
     ['accepted', 201, undefined, 'Evicted', 201],
     ['accepted (200)', 200, undefined, 'Evicted', 201],
-    ['a PDB blocks', 429, undefined, 'DisruptionBudget', 429],
+    ['a PDB blocks (its DisruptionBudget cause)', 429, undefined, 'DisruptionBudget', 429, 1],
+    ['a 429 without a budget cause: the API server shutting down or overloaded, a retry', 429, undefined, 'ClusterUnavailable', 503, 0],
+    ['503 from the API server (starting, shutting down): a retry', 503, undefined, 'ClusterUnavailable', 503],
+    ['504 from the API server: a retry', 504, undefined, 'ClusterUnavailable', 503],
     ['PDB-conflict 409, the pod still there: retry', 409, 'present', 'EvictionConflict', 409],
     ['409, the pod could not be read again: retry, never gone', 409, undefined, 'EvictionConflict', 409],
     ['uid precondition 409, a namesake now: gone', 409, 'gone', 'PodGone', 410],
@@ -33,7 +36,7 @@ test("evictionVerdict: the API server's answer read with the pod as it is after 
     ['RBAC refused', 403, undefined, 'EvictionRefused', 502],
     ['a 500 (more than one PDB)', 500, undefined, 'EvictionRefused', 502],
   ];
-  for (const [what, status, after, reason, code] of rows) assert.deepEqual(evictionVerdict(status, after), { reason, code }, what);
+  for (const [what, status, after, reason, code, budgetCauses] of rows) assert.deepEqual(evictionVerdict(status, after, budgetCauses), { reason, code }, what);
 });
 
 test("budgetNames: the budget from the Eviction API's DisruptionBudget causes", () => {

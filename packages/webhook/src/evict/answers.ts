@@ -71,11 +71,14 @@ function verdict(reason: EvictionReason): ApiVerdict {
  * The API server's answer to the Eviction, read with the pod as it is after that answer
  * (`after`, read again only for 404 and 409): a 409 for a pod that still has the token's
  * uid is the API server giving up on PDB status conflicts, a retry; a 409 or 404 for a pod
- * that is gone or renamed to another uid is PodGone.
+ * that is gone or renamed to another uid is PodGone. A 429 is a budget only with the
+ * Eviction API's DisruptionBudget cause (`budgetCauses`): without one it is the API
+ * server's own "try again later" (shutting down, overloaded), like its 503 and 504.
  */
-export function evictionVerdict(apiStatus: number, after: PodStanding | undefined): ApiVerdict {
+export function evictionVerdict(apiStatus: number, after: PodStanding | undefined, budgetCauses = 0): ApiVerdict {
   if (apiStatus === 200 || apiStatus === 201) return verdict('Evicted');
-  if (apiStatus === 429) return verdict('DisruptionBudget');
+  if (apiStatus === 429) return verdict(budgetCauses > 0 ? 'DisruptionBudget' : 'ClusterUnavailable');
+  if (apiStatus === 503 || apiStatus === 504) return verdict('ClusterUnavailable');
   if (apiStatus === 404 || apiStatus === 409) {
     if (after === 'gone') return verdict('PodGone');
     if (after === 'not-injected') return verdict('NotInjected');

@@ -336,7 +336,7 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
       return;
     }
     const ambiguous = result.status === 404 || result.status === 409;
-    const { reason } = evictionVerdict(result.status, ambiguous ? await standingAfter(pod, log) : undefined);
+    const { reason } = evictionVerdict(result.status, ambiguous ? await standingAfter(pod, log) : undefined, result.causes.length);
     const why = note((req.body as { reason?: unknown } | undefined)?.reason);
     switch (reason) {
       case 'Evicted':
@@ -355,6 +355,10 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
         send(res, endpoint, reason, message);
         return;
       }
+      case 'ClusterUnavailable':
+        log.warn({ apiStatus: result.status, apiMessage: result.message }, 'the API server cannot take the eviction now');
+        send(res, endpoint, reason, `the API server answered ${result.status} to the eviction (${result.message}); retry later`);
+        return;
       default:
         log.info({ apiStatus: result.status, apiMessage: result.message, answer: reason }, 'ambiguous eviction answer resolved by reading the pod');
         send(res, endpoint, reason, reason === 'EvictionConflict' ? `the API server answered ${result.status} while the pod is still there (${result.message}); retry` : result.message);
