@@ -159,7 +159,8 @@ export async function startRotationWorld(): Promise<RotationWorld> {
     const registry = new Registry();
     const webhook = await startWebhook(config, webhookLog.logger, {
       registry,
-      routes: evictRoutes(webhookLog.logger, webhookKc),
+      // The hold's own length is a tuning value: a short one keeps each blocked attempt short here.
+      routes: evictRoutes(webhookLog.logger, webhookKc, { hold: { maxMs: 400, everyMs: 100 } }),
     });
     cleanups.push(() => webhook.close());
 

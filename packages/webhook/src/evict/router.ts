@@ -482,11 +482,12 @@ export function createEvictRouter(deps: EvictRouterDeps): Router {
  * in the cluster as `kubeConfig` (the webhook's own identity) and checking the Vault the
  * webhook injects.
  */
-export function evictRoutes(logger: Logger, kubeConfig: KubeConfig) {
+export function evictRoutes(logger: Logger, kubeConfig: KubeConfig, options: { readonly hold?: EvictionHold } = {}) {
   return ({ registry, config }: { readonly registry: Registry; readonly config: InjectionConfig }): Router[] => [
     createEvictRouter({
       logger,
       registry,
+      ...options,
       ...createEvictDeps({ kubeConfig, vaultAddr: config.vaultAddr, ...(config.vaultCaPem === undefined ? {} : { vaultCaPem: config.vaultCaPem }) }),
     }),
   ];
