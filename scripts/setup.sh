@@ -19,7 +19,8 @@ die() { echo "setup: $*" >&2; exit 1; }
 # Debian's packages: PostgreSQL for dynamic database credentials; runc, the CNI plugins and
 # iptables (kube-proxy) for the node; buildah, mmdebstrap and a static-capable gcc for the
 # images; wrk, the load generator of bench/webhook; shellcheck for the tests of the shell
-# scripts. Each is looked for by a file it installs; only what is missing is installed.
+# scripts; faketime, the fault injector of the sidecar's clock-jump test. Each is looked for
+# by a file it installs; only what is missing is installed.
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/sbin/runc ] || missing+=(runc)
@@ -30,6 +31,7 @@ command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing+=(faketime)
 if [ "$node_only" = 0 ] && [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} from Debian's packages"
   command -v apt-get >/dev/null || die "no apt-get: install ${missing[*]} by hand and rerun: bash scripts/setup.sh"

@@ -300,6 +300,8 @@ export interface SidecarOptions {
   readonly vaultAddr?: string;
   /** VAULT_COURIER_SERVICE_URL; the webhook's by default. */
   readonly serviceUrl?: string;
+  /** Added to the environment: a fault injector's (LD_PRELOAD of libfaketime). */
+  readonly extraEnv?: NodeJS.ProcessEnv;
 }
 
 /** The environment the webhook would inject, plus traps the sidecar must ignore. */
@@ -324,6 +326,7 @@ function sidecarEnv(world: RotationWorld, pod: V1Pod, state: PodState, options: 
     VAULT_TOKEN: 'not-the-pod-token',
     VAULT_SKIP_VERIFY: 'true',
     DEBUG: '*',
+    ...options.extraEnv,
   };
 }
 

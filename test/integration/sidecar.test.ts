@@ -6,7 +6,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -59,6 +60,9 @@ async function roleExists(world: RotationWorld, user: string): Promise<boolean> 
     await client.end();
   }
 }
+
+/** Where Debian's faketime package puts the preload library. */
+const LIBFAKETIME_PATHS = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'];
 
 async function stopSidecar(sidecar: RunningSidecar | undefined): Promise<void> {
   await sidecar?.proc.stop(10_000);
@@ -121,6 +125,29 @@ describe('sidecar on real processes', { timeout: 900_000 }, () => {
       const token = (await readFile(join(state.stateDir, 'vault-token'), 'utf8')).trim();
       assert.ok(!raw.includes(token), 'the Vault token reached a log line');
       assert.ok(!raw.includes((await readFile(state.evictJwtPath, 'utf8')).split('.')[1] ?? 'x'), 'the JWT reached a log line');
+    });
+
+    test('a wall-clock jump past the deadline (libfaketime preloaded, a fault injector): the sidecar evicts at its next wake-up, not when its timer would have fired', async () => {
+      // Debian's faketime (scripts/setup.sh): the one way to step one process's wall clock
+      // without stepping the machine's. Timers keep counting elapsed time (monotonic, not faked).
+      const faketime = LIBFAKETIME_PATHS.find((p) => existsSync(p));
+      assert.ok(faketime, `libfaketime not found at ${LIBFAKETIME_PATHS.join(' or ')}: bash scripts/setup.sh installs Debian's faketime`);
+      // A 6 s token: the sidecar wakes to renew it every ~4 s, well before its 20 s deadline timer.
+      const [pod] = await createWorkload(world, { namespace: 'clock-jump', graceSeconds: 5, tokenTtl: 6, tokenMaxTtl: 3600 });
+      assert.ok(pod);
+      const state = await deliver(world, pod, [{ name: 'db', path: 'database/creds/app' }]);
+      const clock = join(world.dir, 'clock-jump.faketime');
+      await writeFile(clock, '+0\n');
+      const sidecar = run(world, pod, state, { extraEnv: { LD_PRELOAD: faketime, FAKETIME_TIMESTAMP_FILE: clock, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' } });
+      const deadlineMs = Number((await sidecar.waitFor('deadline computed', msg(/^deadline computed$/))).deadlineMs);
+      // 25 s forward: past the deadline (~20 s after issue), short of the 30 s expiry.
+      await writeFile(clock, '+25\n');
+      const jumpedAt = Date.now();
+      await eventually('the pod evicted', async () => (isEvicted(await readPod(world, 'clock-jump', nameOf(pod)), uidOf(pod)) ? true : undefined), 20_000, 200);
+      const evictedAt = Date.now();
+      assert.ok(evictedAt < deadlineMs, `evicted ${(deadlineMs - evictedAt) / 1000} s before the deadline by the machine's clock: the sidecar acted on its own jumped wall clock`);
+      assert.ok(evictedAt - jumpedAt < 8_000, `evicted ${(evictedAt - jumpedAt) / 1000} s after the jump: at the next wake-up (SLEEP_CAP_MS bounds it when nothing else wakes it)`);
+      await sidecar.waitFor('eviction accepted', msg(/eviction accepted/));
     });
 
     test('killed and restarted: the same deadline; SIGTERM revokes the token and the PostgreSQL user is gone', async () => {
