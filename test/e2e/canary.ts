@@ -14,7 +14,9 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import assert from 'node:assert/strict';
 import { CoreV1Api } from '@kubernetes/client-node';
+import { ANNOTATION_PREFIX } from '@vault-courier/core';
 import { WEBHOOK_NAMESPACE, type DevCluster, type VaultAdmin } from '@vault-courier/devcluster';
 import type { ContainerOutput } from './helpers.ts';
 
@@ -61,6 +63,13 @@ function readOrEmpty(file: string): string {
   }
 }
 
+/** Where the canary lives in Vault's KV v2 (`secret/data/<path>`), and the policy that reads it. */
+export const CANARY_KV_PATH = 'canary/config';
+export const CANARY_POLICY = 'canary';
+
+/** Sources every real-node sweep must have read something from: an empty one would prove nothing. */
+const MUST_READ = ['container output', 'CRI log vault-courier_', 'component log kube-apiserver', 'component log vault', 'component log kubelet', 'Events', 'pods', 'metrics scrape of vault-courier', 'metrics scrape of kube-apiserver', 'this test process'];
+
 export class Canary {
   /** Random per run: a value no fixture, image or earlier run could hold by chance. */
   readonly value = `vc-canary-${randomBytes(12).toString('hex')}`;
@@ -77,10 +86,30 @@ export class Canary {
     }
   }
 
-  /** Writes the canary into KV v2 at `secret/data/<kvPath>` and a policy `policy` that reads it. */
-  async plant(vault: VaultAdmin, kvPath: string, policy: string): Promise<void> {
-    await vault.writeKv(kvPath, { username: 'canary-user', password: this.value, 'api-key': `${this.value}-key` });
-    await vault.writePolicy(policy, `path "secret/data/${kvPath}" { capabilities = ["read"] }`);
+  /**
+   * A pod's annotations for the canary: as a JSON file, and rendered into a URL by a
+   * template. Its Vault role needs CANARY_POLICY.
+   */
+  readonly annotations: Readonly<Record<string, string>> = {
+    [`${ANNOTATION_PREFIX}secret-canary`]: `secret/data/${CANARY_KV_PATH}`,
+    [`${ANNOTATION_PREFIX}secret-canary-url`]: `secret/data/${CANARY_KV_PATH}`,
+    [`${ANNOTATION_PREFIX}template-canary-url`]: 'https://{{username}}:{{password}}@canary.invalid/?key={{api-key}}',
+  };
+
+  /** Writes the canary into KV v2 at CANARY_KV_PATH and the policy CANARY_POLICY that reads it. */
+  async plant(vault: VaultAdmin): Promise<void> {
+    await vault.writeKv(CANARY_KV_PATH, { username: 'canary-user', password: this.value, 'api-key': `${this.value}-key` });
+    await vault.writePolicy(CANARY_POLICY, `path "secret/data/${CANARY_KV_PATH}" { capabilities = ["read"] }`);
+  }
+
+  /** sweep(), its figures printed, then: every MUST_READ source read, and the canary found nowhere. */
+  async assertNowhere(cluster: DevCluster, output: ContainerOutput): Promise<void> {
+    const swept = await this.sweep(cluster, output);
+    console.log(swept.map((s) => `${String(s.bytes).padStart(10)} B  ${s.source}`).join('\n'));
+    const bytesOf = (prefix: string) => swept.filter((s) => s.source.startsWith(prefix)).reduce((n, s) => n + s.bytes, 0);
+    for (const prefix of MUST_READ) assert.ok(bytesOf(prefix) > 0, `the sweep read something from: ${prefix}`);
+    const leaks = swept.filter((s) => s.hits.length > 0).map((s) => `${s.source} at byte(s) ${s.hits.join(', ')}`);
+    assert.deepEqual(leaks, [], 'the canary appears nowhere');
   }
 
   /** Reads every source (the module comment lists them) and returns what each held. */
