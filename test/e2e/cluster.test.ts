@@ -95,7 +95,11 @@ test('npm run cluster: the printed lines work, the README example runs injected,
     assert.equal(pods.items.length, 2);
     for (const pod of pods.items) {
       assert.equal(pod.metadata.annotations?.['vault-courier.io/status'], 'injected');
-      const log = (await run(kubectl, ['-n', 'demo', 'logs', pod.metadata.name, '-c', 'app'], { env: kenv })).stdout;
+      // Ready means started (the example has no probe): its first line may come a moment later.
+      const log = await waitFor(`${pod.metadata.name}'s first line`, 30_000, async () => {
+        const { stdout } = await run(kubectl, ['-n', 'demo', 'logs', pod.metadata.name, '-c', 'app'], { env: kenv });
+        return stdout === '' ? undefined : stdout;
+      });
       assert.match(log, /^database user v-/m, `${pod.metadata.name} read its database credentials`);
     }
   } finally {
