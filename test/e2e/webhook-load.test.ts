@@ -13,7 +13,7 @@
  * The load comes from create-load.ts, a separate process in the cluster's network
  * namespace (fixed rate, open loop, keep-alive HTTPS), which reports its own CPU and how
  * late it sent; the figures are docs/faults.md's "The webhook under load and when a replica
- * dies". VAULT_COURIER_LOAD_RATE overrides the 60 s run's 200 creations/s.
+ * dies". VAULT_COURIER_LOAD_RATE overrides the 60 s run's 150 creations/s.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,12 +37,12 @@ const ISSUE_RATE = 500;
 const BURST_SECONDS = 5;
 /**
  * The 60 s run's rate: what this 2-core machine sustains with the API server, etcd, the
- * webhook and the client on it (the burst prints why not 500). The rate and latency are
- * printed, not asserted: the suite runs other files beside this one, and their CPU is not
- * the webhook's doing. VAULT_COURIER_LOAD_RATE=500 runs the issue's figure for 60 s on a
+ * webhook and the client on it (the burst prints why not 500), and the suite's other files
+ * beside it (at 200/s in the suite the queue grew: 180/s achieved). The rate and latency
+ * are printed, not asserted: those files' CPU is not the webhook's doing. VAULT_COURIER_LOAD_RATE=500 runs the issue's figure for 60 s on a
  * machine that has the cores.
  */
-const STEADY_RATE = Number(process.env.VAULT_COURIER_LOAD_RATE ?? 200);
+const STEADY_RATE = Number(process.env.VAULT_COURIER_LOAD_RATE ?? 150);
 const FULL_SECONDS = 60;
 /** Steady load while a replica dies: well inside what one replica answers alone. */
 const KILL_RATE = 150;
