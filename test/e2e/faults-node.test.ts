@@ -184,7 +184,7 @@ describe('node faults that touch one pod', { concurrency: true }, () => {
   test('the sidecar container SIGKILLed: the kubelet restarts it, it computes the same deadline and the pod is evicted before its credentials expire', { timeout: 120_000 }, () =>
     diagnosed('fault-sidecar-killed', async () => {
       const ns = 'fault-sidecar-killed';
-      await scenarioNamespace(ns, 24);
+      await scenarioNamespace(ns, 20);
       await createApp(ns);
       const pod = await readyPod(ns);
       await waitFor('the first deadline', 10_000, () => linesSaying(pod.name, 'deadline computed')[0]);
@@ -269,7 +269,7 @@ test('the kubelet and containerd restarted: the pod’s containers keep running,
     const ns = 'fault-node-restart';
     const node = cluster.node;
     assert.ok(node);
-    await scenarioNamespace(ns, 30);
+    await scenarioNamespace(ns, 20);
     await createApp(ns);
     const pod = await readyPod(ns);
     const first = await waitFor('the deadline', 10_000, () => linesSaying(pod.name, 'deadline computed')[0]);
