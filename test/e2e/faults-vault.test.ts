@@ -16,12 +16,15 @@ import pg from 'pg';
 import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX, INIT_CONTAINER_NAME, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
 import { createNamespace, demoAppContainer, embeddedTarget, isEvicted, prepareCluster, readPodLogs, RELEASE_NAME, RESTRICTED, startDevCluster, type DevCluster, type PodLogReader } from '@vault-courier/devcluster';
+import { Canary, CANARY_POLICY } from './canary.ts';
 import { ContainerOutput, isReady, waitFor } from './helpers.ts';
 
 let cluster: DevCluster;
 let core: CoreV1Api;
 let logs: PodLogReader | undefined;
 const output = new ContainerOutput();
+/** Every scenario's pods request it beside their database secret: it must leak through no fault. */
+const canary = new Canary();
 
 /** The namespace prepareCluster opts in first; scenario 1 runs in it. */
 const FIRST_NAMESPACE = 'vault-paused';
@@ -37,6 +40,8 @@ before(async () => {
   logs = readPodLogs(cluster.node.podLogsDir, output.collect);
   core = cluster.kubeConfig.makeApiClient(CoreV1Api);
   await prepareCluster(embeddedTarget(cluster), FIRST_NAMESPACE, 60);
+  assert.ok(cluster.vault);
+  await canary.plant(cluster.vault);
 });
 
 after(async () => {
@@ -66,8 +71,8 @@ async function scenarioNamespace(namespace: string, ttlSeconds: number): Promise
   await vault.writePolicy(namespace, `path "database/creds/${namespace}" { capabilities = ["read"] }`);
   await vault.createDatabaseRole({ name: namespace, ttlSeconds, maxTtlSeconds: ttlSeconds });
   // The Vault token outlives the database lease, so the lease sets the deadline.
-  await vault.createVaultRole({ name: namespace, namespace, serviceAccount: 'default', policies: [namespace], ttl: ttlSeconds * 2 });
-  return { [`${ANNOTATION_PREFIX}secret-db`]: `database/creds/${namespace}`, [`${ANNOTATION_PREFIX}role`]: namespace };
+  await vault.createVaultRole({ name: namespace, namespace, serviceAccount: 'default', policies: [namespace, CANARY_POLICY], ttl: ttlSeconds * 2 });
+  return { ...canary.annotations, [`${ANNOTATION_PREFIX}secret-db`]: `database/creds/${namespace}`, [`${ANNOTATION_PREFIX}role`]: namespace };
 }
 
 function podSpec(): V1Pod['spec'] {
@@ -95,6 +100,11 @@ const initRestarts = (pod: V1Pod) => pod.status?.initContainerStatuses?.find((s)
 
 function lines(pod: string, container: string, msg: string): Record<string, unknown>[] {
   return output.events(pod, container).filter((e) => e.msg === msg);
+}
+
+/** Init's delivery of the database secret (the canary's two files are delivered beside it). */
+function dbDelivered(pod: string): Record<string, unknown>[] {
+  return lines(pod, INIT_CONTAINER_NAME, 'secret delivered').filter((e) => e.secretName === 'db');
 }
 
 /** The app connected with the credentials init delivered: the database user it logged. */
@@ -164,7 +174,7 @@ test('Vault unresponsive (process paused) when a pod starts: init retries, loggi
   }
   const pod = await waitReady(namespace, name, 30_000);
   assert.equal(initRestarts(pod), 0, 'init retried inside its one run');
-  assert.equal(lines(name, INIT_CONTAINER_NAME, 'secret delivered').length, 1);
+  assert.equal(dbDelivered(name).length, 1);
   const user = await waitFor('the app to connect', 10_000, () => connectedUser(name));
   assert.ok(await roleExists(user), 'the app connected as the user Vault issued');
 });
@@ -204,7 +214,7 @@ test('Vault sealed when a running pod’s deadline comes: the eviction is held (
   const newUser = await waitFor('the replacement’s app to connect', 10_000, () => connectedUser(nameOf(replacement)));
   assert.notEqual(newUser, oldUser, 'the replacement has a database user of its own');
   assert.ok(await roleExists(newUser));
-  assert.ok(timeOf(lines(nameOf(replacement), INIT_CONTAINER_NAME, 'secret delivered')[0]) >= unsealedAt - 1000, 'issued after the unseal');
+  assert.ok(timeOf(dbDelivered(nameOf(replacement))[0]) >= unsealedAt - 1000, 'issued after the unseal');
 });
 
 test('PostgreSQL down when a credential is issued: init retries the database secret (Vault answers 500), and the pod starts with a working user once PostgreSQL is back', { timeout: 60_000 }, async () => {
@@ -268,7 +278,7 @@ test('the API server restarted while sidecars wait: their /evict calls answer Cl
   for (const pod of originals) {
     const name = nameOf(pod);
     const accepted = await waitFor(`${name} to be evicted`, 40_000, () => lines(name, SIDECAR_CONTAINER_NAME, ACCEPTED)[0]);
-    const delivered = lines(name, INIT_CONTAINER_NAME, 'secret delivered')[0];
+    const delivered = dbDelivered(name)[0];
     assert.equal(delivered?.leaseDurationSeconds, ttlSeconds);
     const expiresAt = timeOf(delivered) + ttlSeconds * 1000;
     t.diagnostic(`${name}: eviction accepted ${(expiresAt - timeOf(accepted)) / 1000} s before its credentials expired`);
@@ -286,4 +296,9 @@ test('no container printed the PostgreSQL superuser password', () => {
   assert.ok(password !== undefined && password.length > 10);
   assert.ok(output.all().length > 0);
   assert.ok(!output.all().includes(password));
+});
+
+// Last: after Vault paused and sealed, PostgreSQL down and the API server restarted.
+test('the canary secret the scenarios’ pods received through every fault is in no container or component log, Event, pod, Secret, ConfigMap, metrics scrape or test output', { timeout: 60_000 }, async () => {
+  await canary.assertNowhere(cluster, output);
 });
