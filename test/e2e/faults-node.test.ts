@@ -17,6 +17,7 @@ import { AppsV1Api, CoreV1Api, PolicyV1Api, type CoreV1Event, type V1Pod } from 
 import { ANNOTATION_PREFIX, INJECTED_ENV, MANIFEST_FILE, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE, parseRotationCondition, ROTATION_CONDITION_TYPE, SIDECAR_CONTAINER_NAME, STATE_VOLUME } from '@vault-courier/core';
 import { createNamespace, embeddedTarget, isEvicted, prepareCluster, PROJECT_IMAGES, readPodLogs, RESTRICTED, restrictedContainer, startDevCluster, type DevCluster, type PodLogReader } from '@vault-courier/devcluster';
 import type { StatusReport } from '@vault-courier/webhook/status/status-report';
+import { Canary, CANARY_POLICY } from './canary.ts';
 import { ContainerOutput, isReady, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -28,6 +29,8 @@ const GRACE_SECONDS = 2;
 let cluster: DevCluster;
 let logs: PodLogReader | undefined;
 const output = new ContainerOutput();
+/** Every scenario's pod requests it beside its database secret: it must leak through no fault. */
+const canary = new Canary();
 
 before(async () => {
   cluster = await startDevCluster({ vault: true, configureVault: false, postgres: true, controllers: true, node: true });
@@ -35,6 +38,8 @@ before(async () => {
   logs = readPodLogs(cluster.node.podLogsDir, output.collect);
   // The chart, Vault's kubernetes auth and database engine; its namespace is unused here.
   await prepareCluster(embeddedTarget(cluster), 'faults-node', 600);
+  assert.ok(cluster.vault);
+  await canary.plant(cluster.vault);
 });
 
 after(async () => {
@@ -53,7 +58,7 @@ async function scenarioNamespace(namespace: string, ttlSeconds: number): Promise
   await vault.createDatabaseRole({ name: namespace, ttlSeconds, maxTtlSeconds: ttlSeconds });
   await vault.writePolicy(namespace, `path "database/creds/${namespace}" { capabilities = ["read"] }`);
   // The token outlives the database lease: the lease sets the deadline.
-  await vault.createVaultRole({ name: namespace, namespace, serviceAccount: 'default', policies: [namespace], ttl: ttlSeconds * 4 });
+  await vault.createVaultRole({ name: namespace, namespace, serviceAccount: 'default', policies: [namespace, CANARY_POLICY], ttl: ttlSeconds * 4 });
 }
 
 /** One replica holding database credentials; the app only sleeps (and stops at SIGTERM). */
@@ -66,7 +71,7 @@ async function createApp(namespace: string): Promise<void> {
         replicas: 1,
         selector: { matchLabels: { app: APP } },
         template: {
-          metadata: { labels: { app: APP }, annotations: { [`${ANNOTATION_PREFIX}secret-db`]: `database/creds/${namespace}`, [`${ANNOTATION_PREFIX}role`]: namespace } },
+          metadata: { labels: { app: APP }, annotations: { ...canary.annotations, [`${ANNOTATION_PREFIX}secret-db`]: `database/creds/${namespace}`, [`${ANNOTATION_PREFIX}role`]: namespace } },
           spec: {
             automountServiceAccountToken: false,
             terminationGracePeriodSeconds: GRACE_SECONDS,
@@ -286,3 +291,8 @@ test('the kubelet and containerd restarted: the pod’s containers keep running,
     assert.ok(evicted >= Number(first.deadlineMs) && evicted < pod.earliestExpiryMs, `evicted ${(pod.earliestExpiryMs - evicted) / 1000} s before the credentials expired`);
     await readyPod(ns, pod.uid);
 }));
+
+// Last: after the sidecar was killed, its manifest corrupted, a budget held a pod past its expiry and the node's daemons restarted.
+test('the canary secret the scenarios’ pods received through every fault is in no container or component log, Event, pod, Secret, ConfigMap, metrics scrape or test output', { timeout: 60_000 }, async () => {
+  await canary.assertNowhere(cluster, output);
+});

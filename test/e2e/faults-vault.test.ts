@@ -277,7 +277,9 @@ test('the API server restarted while sidecars wait: their /evict calls answer Cl
   assert.ok(answered.length > 0, 'the webhook answered ClusterUnavailable while the API server was down');
   for (const pod of originals) {
     const name = nameOf(pod);
-    const accepted = await waitFor(`${name} to be evicted`, 40_000, () => lines(name, SIDECAR_CONTAINER_NAME, ACCEPTED)[0]);
+    const accepted = await waitFor(`${name} to be evicted`, 40_000, () => lines(name, SIDECAR_CONTAINER_NAME, ACCEPTED)[0]).catch((err: unknown) => {
+      throw new Error(`${String(err)}; the sidecar said:\n${output.of(name, SIDECAR_CONTAINER_NAME).slice(-10).join('\n')}\nthe webhook said:\n${webhookLines(stoppedAt).slice(-12).join('\n')}`);
+    });
     const delivered = dbDelivered(name)[0];
     assert.equal(delivered?.leaseDurationSeconds, ttlSeconds);
     const expiresAt = timeOf(delivered) + ttlSeconds * 1000;
