@@ -13,12 +13,12 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { AppsV1Api, CoreV1Api, PolicyV1Api, type CoreV1Event, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, PolicyV1Api, type CoreV1Event, type V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX, INJECTED_ENV, MANIFEST_FILE, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE, parseRotationCondition, ROTATION_CONDITION_TYPE, SIDECAR_CONTAINER_NAME, STATE_VOLUME } from '@vault-courier/core';
 import { createNamespace, embeddedTarget, isEvicted, prepareCluster, PROJECT_IMAGES, readPodLogs, RESTRICTED, restrictedContainer, startDevCluster, type DevCluster, type PodLogReader } from '@vault-courier/devcluster';
 import type { StatusReport } from '@vault-courier/webhook/status/status-report';
 import { Canary, CANARY_POLICY } from './canary.ts';
-import { ContainerOutput, isReady, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
+import { ContainerOutput, createDeployment, isReady, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
 /** Written over a lease manifest: it must never show up in a log line or an Event. */
@@ -63,23 +63,10 @@ async function scenarioNamespace(namespace: string, ttlSeconds: number): Promise
 
 /** One replica holding database credentials; the app only sleeps (and stops at SIGTERM). */
 async function createApp(namespace: string): Promise<void> {
-  await cluster.kubeConfig.makeApiClient(AppsV1Api).createNamespacedDeployment({
-    namespace,
-    body: {
-      metadata: { name: APP },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: APP } },
-        template: {
-          metadata: { labels: { app: APP }, annotations: { ...canary.annotations, [`${ANNOTATION_PREFIX}secret-db`]: `database/creds/${namespace}`, [`${ANNOTATION_PREFIX}role`]: namespace } },
-          spec: {
-            automountServiceAccountToken: false,
-            terminationGracePeriodSeconds: GRACE_SECONDS,
-            containers: [restrictedContainer({ name: APP, image: PROJECT_IMAGES.demoApp, command: ['node', '-e', "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1 << 30)"] })],
-          },
-        },
-      },
-    },
+  await createDeployment(cluster.kubeConfig, namespace, APP, 1, { ...canary.annotations, [`${ANNOTATION_PREFIX}secret-db`]: `database/creds/${namespace}`, [`${ANNOTATION_PREFIX}role`]: namespace }, {
+    automountServiceAccountToken: false,
+    terminationGracePeriodSeconds: GRACE_SECONDS,
+    containers: [restrictedContainer({ name: APP, image: PROJECT_IMAGES.demoApp, command: ['node', '-e', "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1 << 30)"] })],
   });
 }
 

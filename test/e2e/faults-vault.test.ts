@@ -13,11 +13,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Pod, type V1PodSpec } from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX, INIT_CONTAINER_NAME, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
 import { createNamespace, demoAppContainer, embeddedTarget, isEvicted, prepareCluster, readPodLogs, RELEASE_NAME, RESTRICTED, startDevCluster, type DevCluster, type PodLogReader } from '@vault-courier/devcluster';
 import { Canary, CANARY_POLICY } from './canary.ts';
-import { ContainerOutput, isReady, waitFor } from './helpers.ts';
+import { ContainerOutput, createDeployment as createAppsDeployment, isReady, waitFor } from './helpers.ts';
 
 let cluster: DevCluster;
 let core: CoreV1Api;
@@ -75,18 +75,12 @@ async function scenarioNamespace(namespace: string, ttlSeconds: number): Promise
   return { ...canary.annotations, [`${ANNOTATION_PREFIX}secret-db`]: `database/creds/${namespace}`, [`${ANNOTATION_PREFIX}role`]: namespace };
 }
 
-function podSpec(): V1Pod['spec'] {
+function podSpec(): V1PodSpec {
   return { automountServiceAccountToken: false, terminationGracePeriodSeconds: 5, containers: [demoAppContainer(cluster)] };
 }
 
 async function createDeployment(namespace: string, name: string, replicas: number, annotations: Record<string, string>): Promise<void> {
-  await cluster.kubeConfig.makeApiClient(AppsV1Api).createNamespacedDeployment({
-    namespace,
-    body: {
-      metadata: { name },
-      spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name }, annotations }, spec: podSpec() } },
-    },
-  });
+  await createAppsDeployment(cluster.kubeConfig, namespace, name, replicas, annotations, podSpec());
 }
 
 async function podsOf(namespace: string, app: string): Promise<V1Pod[]> {

@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
-import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, type V1PodSpec } from '@kubernetes/client-node';
 import type { ContainerRef } from '@vault-courier/devcluster';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -15,6 +15,15 @@ export async function waitFor<T>(what: string, timeoutMs: number, attempt: () =>
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
+}
+
+/** A Deployment of `replicas` pods labelled `app: <name>`, with `annotations` and `spec`. */
+export async function createDeployment(kc: KubeConfig, namespace: string, name: string, replicas: number, annotations: Record<string, string>, spec: V1PodSpec): Promise<void> {
+  const labels = { app: name };
+  await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
+    namespace,
+    body: { metadata: { name }, spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels, annotations }, spec } } },
+  });
 }
 
 export function isReady(pod: V1Pod | undefined): boolean {

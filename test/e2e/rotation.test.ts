@@ -16,12 +16,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { readFileSync } from 'node:fs';
-import { AppsV1Api, BatchV1Api, CoreV1Api, makeInformer, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, makeInformer, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX, INIT_CONTAINER_NAME, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE, ROTATION_CONDITION_TYPE, SECRETS_VOLUME, SIDECAR_CONTAINER_NAME } from '@vault-courier/core';
 import { createNamespace, demoAnnotations, demoAppContainer, PROJECT_IMAGES, restrictedContainer, startLoop, type Loop } from '@vault-courier/devcluster';
 import type { StatusReport } from '@vault-courier/webhook/status/status-report';
 import { Canary, CANARY_POLICY } from './canary.ts';
-import { ContainerOutput, isReady, killContainer, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
+import { ContainerOutput, createDeployment, isReady, killContainer, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
 
 const DB_TTL_SECONDS = 60;
 const REPLICAS = 3;
@@ -126,21 +126,11 @@ before(async () => {
   Object.assign(extraPods, { job: ref(jobPod), optedOut: ref(optedOut), plain: ref(plain), early: ref(early) });
 
   // The canary's hard paths: evictions a budget refuses, and an init that fails on the secret.
-  const blockedLabels = { app: BLOCKED };
-  await cluster.kubeConfig.makeApiClient(PolicyV1Api).createNamespacedPodDisruptionBudget({ namespace, body: { metadata: { name: BLOCKED }, spec: { minAvailable: 1, selector: { matchLabels: blockedLabels } } } });
-  await cluster.kubeConfig.makeApiClient(AppsV1Api).createNamespacedDeployment({
-    namespace,
-    body: {
-      metadata: { name: BLOCKED },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: blockedLabels },
-        template: {
-          metadata: { labels: blockedLabels, annotations: { ...demoAnnotations(), ...CANARY_ANNOTATIONS } },
-          spec: { automountServiceAccountToken: false, terminationGracePeriodSeconds: 5, containers: [demoAppContainer(cluster)] },
-        },
-      },
-    },
+  await cluster.kubeConfig.makeApiClient(PolicyV1Api).createNamespacedPodDisruptionBudget({ namespace, body: { metadata: { name: BLOCKED }, spec: { minAvailable: 1, selector: { matchLabels: { app: BLOCKED } } } } });
+  await createDeployment(cluster.kubeConfig, namespace, BLOCKED, 1, { ...demoAnnotations(), ...CANARY_ANNOTATIONS }, {
+    automountServiceAccountToken: false,
+    terminationGracePeriodSeconds: 5,
+    containers: [demoAppContainer(cluster)],
   });
   await core.createNamespacedPod({
     namespace,
