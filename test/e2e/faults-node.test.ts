@@ -9,18 +9,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { CoreV1Api, PolicyV1Api, type CoreV1Event, type V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX, INJECTED_ENV, MANIFEST_FILE, NAMESPACE_LABEL, NAMESPACE_LABEL_VALUE, parseRotationCondition, ROTATION_CONDITION_TYPE, SIDECAR_CONTAINER_NAME, STATE_VOLUME } from '@vault-courier/core';
 import { createNamespace, embeddedTarget, isEvicted, prepareCluster, PROJECT_IMAGES, readPodLogs, RESTRICTED, restrictedContainer, startDevCluster, type DevCluster, type PodLogReader } from '@vault-courier/devcluster';
 import type { StatusReport } from '@vault-courier/webhook/status/status-report';
 import { Canary, CANARY_POLICY } from './canary.ts';
-import { ContainerOutput, createDeployment, isReady, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
+import { ContainerOutput, createDeployment, isReady, podVolumeFile, readPodOrUndefined, vaultCourierStatus, waitFor } from './helpers.ts';
 
-const run = promisify(execFile);
 /** Written over a lease manifest: it must never show up in a log line or an Event. */
 const CANARY = `canary-${process.pid}-over-the-manifest`;
 const APP = 'app';
@@ -155,13 +151,6 @@ async function waitEvent(namespace: string, pod: string, reason: string, timeout
   });
 }
 
-/** `vault-courier status` as users run it: the npm bin, a process, the cluster's admin kubeconfig. */
-async function vaultCourierStatus(...args: string[]): Promise<string> {
-  const bin = path.join(REPO_ROOT, 'packages/webhook/bin/vault-courier.mjs');
-  const { stdout } = await run(process.execPath, [bin, 'status', '--kubeconfig', cluster.kubeconfigPath, ...args], { env: { PATH: process.env.PATH ?? '' } });
-  return stdout;
-}
-
 /** Every run of the sidecar computed one deadline, and it is the same one. */
 function assertSameDeadline(pod: string, runs: number): number {
   const computed = linesSaying(pod, 'deadline computed');
@@ -197,7 +186,7 @@ describe('node faults that touch one pod', { concurrency: true }, () => {
       const pod = await readyPod(ns);
       const first = await waitFor('the first deadline', 10_000, () => linesSaying(pod.name, 'deadline computed')[0]);
       // The state volume as the kubelet mounted it on the node (an emptyDir of medium Memory).
-      const manifest = path.join(cluster.dir, 'kubelet', 'root', 'pods', pod.uid, 'volumes', 'kubernetes.io~empty-dir', STATE_VOLUME, MANIFEST_FILE);
+      const manifest = podVolumeFile(cluster.dir, pod.uid, STATE_VOLUME, MANIFEST_FILE);
       assert.ok(JSON.parse(readFileSync(manifest, 'utf8')).version, 'the manifest the init container wrote is there');
       writeFileSync(manifest, `${CANARY}\n`);
       const corruptedAt = Date.now();
@@ -240,10 +229,10 @@ describe('node faults that touch one pod', { concurrency: true }, () => {
         return c?.reason === 'Expired' ? c : undefined;
       });
       assert.equal(condition.status, 'False');
-      const report = JSON.parse(await vaultCourierStatus('-n', ns, '-o', 'json')) as StatusReport;
+      const report = JSON.parse(await vaultCourierStatus(cluster.kubeconfigPath, '-n', ns, '-o', 'json')) as StatusReport;
       const line = report.injected.find((l) => l.pod === pod.name);
       assert.deepEqual({ rotation: line?.rotation, lastBlockedBy: line?.lastBlockedBy }, { rotation: 'Expired', lastBlockedBy: [budget] });
-      assert.match(await vaultCourierStatus('-n', ns), new RegExp(`${pod.name}\\s.*Expired\\(${budget}\\)`));
+      assert.match(await vaultCourierStatus(cluster.kubeconfigPath, '-n', ns), new RegExp(`${pod.name}\\s.*Expired\\(${budget}\\)`));
       assert.ok(sidecarLines(pod.name).some((e) => e.level === 'error' && String(e.msg).startsWith('the credentials expired while a PodDisruptionBudget still blocks')), 'the sidecar says it too');
       assert.equal((await readPodOrUndefined(cluster.kubeConfig, ns, pod.name))?.metadata?.uid, pod.uid, 'the budget kept the pod');
 

@@ -1,11 +1,25 @@
 /** Shared by the end-to-end tests: waiting on the API server and reading container output. */
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, type V1PodSpec } from '@kubernetes/client-node';
 import type { ContainerRef } from '@vault-courier/devcluster';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+/** `vault-courier status` as users run it: the npm bin, a process, the cluster's admin kubeconfig. */
+export async function vaultCourierStatus(kubeconfigPath: string, ...args: string[]): Promise<string> {
+  const bin = path.join(REPO_ROOT, 'packages/webhook/bin/vault-courier.mjs');
+  const { stdout } = await promisify(execFile)(process.execPath, [bin, 'status', '--kubeconfig', kubeconfigPath, ...args], { env: { PATH: process.env.PATH ?? '' } });
+  return stdout;
+}
+
+/** A file of a pod's emptyDir volume on the node, where the kubelet keeps it (devcluster: <dir>/kubelet/root). */
+export function podVolumeFile(clusterDir: string, podUid: string, volume: string, file: string): string {
+  return path.join(clusterDir, 'kubelet', 'root', 'pods', podUid, 'volumes', 'kubernetes.io~empty-dir', volume, file);
+}
 
 export async function waitFor<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined> | T | undefined, intervalMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;

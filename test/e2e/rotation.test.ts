@@ -10,10 +10,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { BatchV1Api, CoreV1Api, makeInformer, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
@@ -21,7 +18,7 @@ import { ANNOTATION_PREFIX, INIT_CONTAINER_NAME, NAMESPACE_LABEL, NAMESPACE_LABE
 import { createNamespace, demoAnnotations, demoAppContainer, PROJECT_IMAGES, restrictedContainer, startLoop, type Loop } from '@vault-courier/devcluster';
 import type { StatusReport } from '@vault-courier/webhook/status/status-report';
 import { Canary, CANARY_POLICY } from './canary.ts';
-import { ContainerOutput, createDeployment, isReady, killContainer, readPodOrUndefined, REPO_ROOT, waitFor } from './helpers.ts';
+import { ContainerOutput, createDeployment, isReady, killContainer, podVolumeFile, readPodOrUndefined, vaultCourierStatus, waitFor } from './helpers.ts';
 
 const DB_TTL_SECONDS = 60;
 const REPLICAS = 3;
@@ -160,13 +157,6 @@ function assertEvictedInTime(pod: string): void {
   assert.equal(app.filter((e) => e.level === 'error').length, 0, `${pod}: no database error`);
 }
 
-/** `vault-courier status` as users run it: the npm bin, a process, the cluster's admin kubeconfig. */
-async function vaultCourierStatus(...args: string[]): Promise<string> {
-  const bin = path.join(REPO_ROOT, 'packages/webhook/bin/vault-courier.mjs');
-  const { stdout } = await promisify(execFile)(process.execPath, [bin, 'status', '--kubeconfig', loop.cluster.kubeconfigPath, ...args], { env: { PATH: process.env.PATH ?? '' } });
-  return stdout;
-}
-
 const rotationOf = (pod: V1Pod) => pod.status?.conditions?.find((c) => c.type === ROTATION_CONDITION_TYPE);
 const conditionTime = (pod: V1Pod, type: string) => new Date(pod.status?.conditions?.find((c) => c.type === type)?.lastTransitionTime ?? 0).getTime();
 const rowTime = (iso: string | null) => (iso ?? '').replace(/\.\d+Z$/, 'Z');
@@ -216,7 +206,7 @@ test('vault-courier status shows each replica’s deadline as its sidecar comput
 
   const allowed = async () => (await policy.readNamespacedPodDisruptionBudget({ namespace, name: 'demo-app' })).status?.disruptionsAllowed;
   const before = await allowed();
-  const [json, table] = await Promise.all([vaultCourierStatus('-A', '-o', 'json'), vaultCourierStatus('-A')]);
+  const [json, table] = await Promise.all([vaultCourierStatus(loop.cluster.kubeconfigPath, '-A', '-o', 'json'), vaultCourierStatus(loop.cluster.kubeconfigPath, '-A')]);
   const stable = (await allowed()) === before ? before : undefined;
   console.log(table);
   const report = JSON.parse(json) as StatusReport;
@@ -308,10 +298,9 @@ test('an opted-out pod and a pod in a namespace that did not opt in are left alo
   }
 });
 
-/** The in-memory secrets volume of a running pod, as the kubelet keeps it on the node. */
+/** A file of a running pod's in-memory secrets volume, read on the node. */
 function deliveredFile(pod: V1Pod, file: string): string {
-  const podLogsDir = loop.cluster.node?.podLogsDir ?? '';
-  return readFileSync(path.join(path.dirname(podLogsDir), 'root', 'pods', pod.metadata?.uid ?? '', 'volumes', 'kubernetes.io~empty-dir', SECRETS_VOLUME, file), 'utf8');
+  return readFileSync(podVolumeFile(loop.cluster.dir, pod.metadata?.uid ?? '', SECRETS_VOLUME, file), 'utf8');
 }
 
 // Last: after the rotation (revocations), the Job's warning, the blocked evictions and the failing init.
